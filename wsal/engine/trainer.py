@@ -1,0 +1,319 @@
+"""Training and inference of temporal methods: one readable loop for every method.
+
+Run folder (written atomically, file by file)::
+
+    RUN/config.yaml          the merged config (what ran)
+    RUN/run.json             summary: method, classes, feature dim, train/val videos, timing, metrics
+    RUN/history.csv          one row per epoch: losses (and validation mAP when enabled)
+    RUN/checkpoints/last.pt  model, optimizer, epoch, EM state, RNG states (resume point)
+    RUN/model.pt             final weights + config (what ``predict`` loads)
+
+Model selection never looks at the test split: validation (when enabled) uses videos carved
+out of the training split, and the run records which.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from wsal.config import RunConfig, config_to_dict, load_run_config, save_config
+from wsal.data.temporal import ClassBalancedBatchSampler, SnippetDataset, TemporalBatch, collate_temporal
+from wsal.engine.checkpoint import load_checkpoint, save_checkpoint
+from wsal.engine.runtime import make_fabric, rng_state, seed_everything, set_rng_state
+from wsal.errors import WsalError
+from wsal.io.atomic import write_json_atomic, write_text_atomic
+from wsal.io.features import TemporalFolder, open_temporal_folder
+from wsal.methods import METHODS
+from wsal.methods.base import TemporalMethod
+from wsal.progress import progress
+
+__all__ = ["build_method", "carve_validation", "train_temporal", "predict_temporal", "load_run", "TrainResult"]
+
+
+def build_method(name: str, model_cfg: Any, *, feature_dim: int, num_classes: int) -> TemporalMethod:
+    """The one place where a config becomes constructor arguments."""
+    cls = METHODS[name]
+    return cls(feature_dim=feature_dim, num_classes=num_classes, **dataclasses.asdict(model_cfg))
+
+
+def carve_validation(videos: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Split training videos into (train, validation) deterministically; no test videos involved."""
+    if fraction <= 0 or len(videos) < 2:
+        return list(videos), []
+    rng = np.random.default_rng((seed, 104729))
+    n_val = min(len(videos) - 1, max(1, int(round(fraction * len(videos)))))
+    val_idx = set(rng.permutation(len(videos))[:n_val].tolist())
+    return [v for i, v in enumerate(videos) if i not in val_idx], [v for i, v in enumerate(videos) if i in val_idx]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_temporal` produced."""
+
+    run_dir: Path
+    history: list[dict[str, float]]
+    seconds: float
+    iterations: int
+
+
+def _batches(ds: SnippetDataset, cfg: RunConfig, rank: int, world: int):
+    t = cfg.train
+    if t.batching == "class_balanced":
+        sampler = ClassBalancedBatchSampler(
+            ds.labels,
+            classes_per_batch=t.classes_per_batch,
+            videos_per_class=t.videos_per_class,
+            seed=cfg.seed,
+            num_batches=t.iterations_per_epoch,
+            rank=rank,
+            world_size=world,
+        )
+    else:
+        sampler = _RandomBatches(len(ds), t.batch_size, cfg.seed, t.iterations_per_epoch, rank, world)
+    return sampler
+
+
+class _RandomBatches(torch.utils.data.Sampler[list[int]]):
+    """Shuffled batches, seeded by (seed, epoch); each DDP rank takes a slice of every batch."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, num_batches: int | None, rank: int, world: int):
+        self.n, self.bs, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
+        self.num_batches = num_batches or max(1, math.ceil(n / batch_size))
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def __iter__(self):
+        rng = np.random.default_rng((self.seed, self.epoch, 15485863))
+        order = np.concatenate([rng.permutation(self.n) for _ in range(math.ceil(self.num_batches * self.bs / self.n))])
+        for i in range(self.num_batches):
+            yield order[i * self.bs : (i + 1) * self.bs][self.rank :: self.world].tolist()
+
+
+def _write_history(path: Path, history: list[dict[str, float]]) -> None:
+    keys = sorted({k for row in history for k in row}, key=lambda k: (k != "epoch", k))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(history)
+    write_text_atomic(path, buf.getvalue())
+
+
+def train_temporal(
+    cfg: RunConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+    stop_after_epoch: int | None = None,
+) -> TrainResult:
+    """Train ``cfg.method`` on ``cfg.data.root``; write the run folder; return the history.
+
+    Args:
+        cfg: the merged run config (saved as ``config.yaml``).
+        run_dir: output folder.
+        resume: continue from ``checkpoints/last.pt``; the result equals an uninterrupted run.
+        log: where progress lines go.
+        stop_after_epoch: stop (as if killed) after this epoch; for tests of resumption.
+    """
+    run_dir = Path(run_dir)
+    seed_everything(cfg.seed)
+    fabric = make_fabric(cfg.train.device, cfg.train.precision)
+    folder = open_temporal_folder(cfg.data.root, streams=cfg.data.streams, splits=(cfg.data.train_split,))
+    train_videos, val_videos = carve_validation(folder.splits[cfg.data.train_split], cfg.train.val_fraction, cfg.seed)
+    ds = SnippetDataset(
+        folder, cfg.data.train_split, videos=train_videos, max_snippets=cfg.data.max_snippets,
+        sampling=cfg.data.sampling, train=True, seed=cfg.seed,
+    )
+    if len(ds) == 0:
+        raise WsalError(f"{folder.root}: no training videos in split '{cfg.data.train_split}'")
+    model = build_method(cfg.method, cfg.model, feature_dim=ds.feature_dim, num_classes=ds.num_classes)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    model, optimizer = fabric.setup(model, optimizer)
+    sampler = _batches(ds, cfg, fabric.global_rank, fabric.world_size)
+    loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_temporal, num_workers=cfg.train.num_workers)
+
+    start_epoch, history = 0, []
+    ckpt_path = run_dir / "checkpoints" / "last.pt"
+    if resume:
+        state = load_checkpoint(ckpt_path)
+        _unwrap(model).load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, history = int(state["epoch"]) + 1, list(state["history"])
+        set_rng_state(state["rng"])
+        log(f"resumed from {ckpt_path} at epoch {start_epoch}")
+    elif fabric.is_global_zero:
+        save_config(cfg, run_dir / "config.yaml")
+    _write_run_json(run_dir, cfg, folder, train_videos, val_videos, ds.feature_dim, fabric)
+
+    t0, iterations = time.perf_counter(), 0
+    for epoch in range(start_epoch, cfg.train.epochs):
+        hooks = _unwrap(model).on_epoch_start(epoch, total_epochs=cfg.train.epochs)
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.train.lr * float(hooks.get("lr_scale", 1.0))
+        ds.set_epoch(epoch)
+        sampler.set_epoch(epoch)
+        sums: dict[str, float] = {}
+        model.train()
+        for batch in progress(loader, f"epoch {epoch + 1}/{cfg.train.epochs}"):
+            losses = _step(fabric, model, optimizer, batch.to(fabric.device), cfg.train.grad_clip)
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + v
+            iterations += 1
+        row = {"epoch": epoch + 1, **{f"loss/{k}": v / max(1, len(loader)) for k, v in sums.items()}}
+        if val_videos and cfg.train.eval_every and (epoch + 1) % cfg.train.eval_every == 0:
+            row["val/average_mAP"] = _validate(_unwrap(model), cfg, folder, val_videos, fabric.device)
+        history.append(row)
+        log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        last = epoch + 1 == cfg.train.epochs
+        if fabric.is_global_zero and (last or (epoch + 1) % max(1, cfg.train.checkpoint_every) == 0):
+            save_checkpoint(ckpt_path, {
+                "model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+                "epoch": epoch, "history": history, "rng": rng_state(), "config": config_to_dict(cfg),
+            })
+        if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and not last:
+            return TrainResult(run_dir, history, time.perf_counter() - t0, iterations)
+    if fabric.is_global_zero:
+        save_checkpoint(run_dir / "model.pt", {"model": _unwrap(model).state_dict(), "config": config_to_dict(cfg),
+                                               "classes": folder.classes, "feature_dim": ds.feature_dim})
+        _write_history(run_dir / "history.csv", history)
+    return TrainResult(run_dir, history, time.perf_counter() - t0, iterations)
+
+
+def _unwrap(model: torch.nn.Module) -> TemporalMethod:
+    inner = getattr(model, "module", model)
+    return getattr(inner, "module", inner)
+
+
+def _step(fabric, model, optimizer, batch: TemporalBatch, grad_clip: float | None) -> dict[str, float]:
+    optimizer.zero_grad(set_to_none=True)
+    out = model(batch)
+    losses = _unwrap(model).losses(batch, out)
+    total = losses["total"]
+    if not torch.isfinite(total):
+        raise WsalError(f"training diverged: loss is {total.item()} ({', '.join(f'{k}={v.item():.4g}' for k, v in losses.items())})")
+    fabric.backward(total)
+    if grad_clip:
+        fabric.clip_gradients(model, optimizer, max_norm=grad_clip)
+    optimizer.step()
+    return {k: float(v.detach()) for k, v in losses.items()}
+
+
+def _write_run_json(run_dir, cfg, folder: TemporalFolder, train_videos, val_videos, feature_dim, fabric) -> None:
+    if not fabric.is_global_zero:
+        return
+    write_json_atomic(run_dir / "run.json", {
+        "method": cfg.method,
+        "seed": cfg.seed,
+        "data": str(folder.root),
+        "classes": folder.classes,
+        "feature_dim": feature_dim,
+        "snippet": {"frames_per_snippet": folder.timing.frames_per_snippet, "fps": folder.timing.fps},
+        "train_videos": train_videos,
+        "validation_videos": val_videos,
+        "model_selection": "none: the final checkpoint is used" if not val_videos
+        else "validation videos carved from the training split; the final checkpoint is used",
+        "device": str(fabric.device),
+        "world_size": fabric.world_size,
+    }, indent=1)
+
+
+@torch.no_grad()
+def _raw_scores(model: TemporalMethod, ds: SnippetDataset, device) -> dict[str, dict[str, np.ndarray]]:
+    """Raw scores of every video of ``ds`` (all snippets, one video at a time)."""
+    model.eval()
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for i in progress(range(len(ds)), "predict"):
+        batch = collate_temporal([ds[i]]).to(device)
+        o = model.predict_scores(batch)
+        out[ds.videos[i]] = {
+            "cas": o.cas[0].float().cpu().numpy(),
+            "video_scores": o.video_scores[0].float().cpu().numpy(),
+            **({"actionness": o.actionness[0].float().cpu().numpy()} if o.actionness is not None else {}),
+        }
+    return out
+
+
+def _localize_all(raw, cfg: RunConfig, folder: TemporalFolder, preset_name: str):
+    from wsal.localize.temporal import PRESETS, localize_video
+    from wsal.structures import Segments, TemporalDetections
+
+    if preset_name not in PRESETS:
+        raise WsalError(f"unknown localizer preset '{preset_name}'; available: {', '.join(PRESETS)}")
+    lcfg = dataclasses.replace(PRESETS[preset_name], **cfg.localize.overrides) if cfg.localize.overrides else PRESETS[preset_name]
+    vids, segs = [], []
+    for video, r in raw.items():
+        s = localize_video(
+            r["cas"], timing=folder.timing_of(video), config=lcfg, actionness=r.get("actionness"),
+            video_scores=r["video_scores"], duration=folder.gt.durations.get(video),
+        )
+        vids.extend([video] * len(s))
+        segs.append(s)
+    return TemporalDetections(np.asarray(vids, dtype=str), Segments.cat(segs), folder.classes)
+
+
+def _validate(model: TemporalMethod, cfg: RunConfig, folder: TemporalFolder, videos: list[str], device) -> float:
+    from wsal.evaluation.temporal import parse_thresholds, temporal_map
+
+    ds = SnippetDataset(folder, cfg.data.train_split, videos=videos, train=False, sampling="none")
+    raw = _raw_scores(model, ds, device)
+    dets = _localize_all(raw, cfg, folder, cfg.localize.preset or type(model).localizer_preset)
+    gt = folder.gt
+    keep = np.isin(gt.video_ids, videos)
+    from wsal.structures import TemporalGroundTruth
+
+    sub = TemporalGroundTruth(videos=list(videos), subsets={v: "val" for v in videos}, durations=gt.durations,
+                              video_ids=gt.video_ids[keep], segments=gt.segments[keep], classes=gt.classes)
+    model.train()
+    return float(temporal_map(sub, dets, tiou_thresholds=parse_thresholds(cfg.eval.tiou)).average_mAP)
+
+
+def load_run(run_dir: str | Path, *, device: str = "cpu") -> tuple[RunConfig, TemporalMethod, dict]:
+    """Load a finished run: its config, the trained model (eval mode) and ``model.pt`` metadata."""
+    run_dir = Path(run_dir)
+    state = load_checkpoint(run_dir / "model.pt", map_location=device)
+    cfg = load_run_config(run_dir / "config.yaml")
+    model = build_method(cfg.method, cfg.model, feature_dim=int(state["feature_dim"]), num_classes=len(state["classes"]))
+    model.load_state_dict(state["model"])
+    return cfg, model.to(device).eval(), state
+
+
+def predict_temporal(
+    run_dir: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    split: str = "test",
+    preset: str | None = None,
+    device: str = "auto",
+):
+    """Raw scores and localized detections of a split with a trained run.
+
+    Returns ``(raw, detections, folder)`` where ``raw`` is ``{video: {"cas", "video_scores",
+    ["actionness"]}}`` and ``detections`` a :class:`~wsal.structures.TemporalDetections`.
+    """
+    from wsal.engine.runtime import resolve_device
+
+    dev = resolve_device(device)
+    cfg, model, state = load_run(run_dir, device=dev)
+    folder = open_temporal_folder(data_root or cfg.data.root, streams=cfg.data.streams, splits=(split,))
+    if list(state["classes"]) != folder.classes:
+        raise WsalError(f"{folder.root}: classes differ from the run's ({len(folder.classes)} vs {len(state['classes'])})")
+    ds = SnippetDataset(folder, split, train=False, sampling="none")
+    raw = _raw_scores(model, ds, dev)
+    dets = _localize_all(raw, cfg, folder, preset or cfg.localize.preset or type(model).localizer_preset)
+    return raw, dets, folder
