@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from wsal import __version__
@@ -70,6 +71,96 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from wsal.demo import run_demo
 
     run_demo(args.out, seed=args.seed, preset=args.preset)
+    return 0
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a method from a config (YAML diff over the paper defaults)",
+        description="Train a temporal method; the merged config, checkpoints, history and "
+        "test metrics are written to the run folder.",
+    )
+    p.add_argument("--config", type=Path, default=None, help="configs/<method>/<dataset>.yaml")
+    p.add_argument("--data", type=Path, default=None, help="dataset folder (overrides data.root)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. train.epochs=5 (repeatable)")
+    p.add_argument("--out", type=Path, required=True, help="run folder")
+    p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.pt")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="train once per seed (RUN/seed_N) and report mean +- std")
+    p.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation after training")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from wsal.config import load_run_config
+    from wsal.pipeline import train_and_evaluate, summarize_seeds
+
+    overrides = list(args.overrides) + ([f"data.root={args.data}"] if args.data else [])
+    cfg = load_run_config(args.config, overrides)
+    if not cfg.data.root:
+        raise WsalError("no dataset: give --data DIR or set data.root in the config")
+    if not args.seeds:
+        result = train_and_evaluate(cfg, args.out, resume=args.resume, evaluate=not args.no_eval)
+        if result is not None:
+            print(result.format_table())
+        return 0
+    results = []
+    for seed in args.seeds:
+        run = args.out / f"seed_{seed}"
+        print(f"== seed {seed} -> {run}")
+        results.append(train_and_evaluate(replace(cfg, seed=seed), run, resume=args.resume, evaluate=True))
+    print(summarize_seeds(args.out, args.seeds, results))
+    return 0
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="run a trained model on a split; write ActivityNet results JSON and raw scores",
+        description="Predict with a trained run: raw scores are saved (RUN/raw_<split>.npz) so "
+        "post-processing can be re-run with `wsal localize` without the model.",
+    )
+    p.add_argument("--run", type=Path, required=True, help="run folder written by `wsal train`")
+    p.add_argument("--data", type=Path, default=None, help="dataset folder (default: the run's)")
+    p.add_argument("--split", default="test", help="split to predict (default: test)")
+    p.add_argument("--out", type=Path, required=True, help="results JSON to write")
+    p.add_argument("--raw", type=Path, default=None, help="where to save raw scores (default: RUN/raw_<split>.npz)")
+    p.add_argument("--preset", default=None, help="localizer preset (default: the method's paper preset)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--evaluate", action="store_true", help="also print the mAP table against the split's ground truth")
+    p.set_defaults(func=_cmd_predict)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from wsal.pipeline import predict_to_files
+
+    result = predict_to_files(args.run, args.out, data_root=args.data, split=args.split, raw_path=args.raw,
+                              preset=args.preset, device=args.device, evaluate=args.evaluate)
+    if result is not None:
+        print(result.format_table())
+    return 0
+
+
+def _add_localize(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "localize",
+        help="re-run temporal post-processing on saved raw scores",
+        description="Turn saved raw scores (from `wsal predict`) into segments with a localizer "
+        "preset, without the model. Class names come from the run folder next to the scores.",
+    )
+    p.add_argument("--scores", type=Path, required=True, help="raw scores .npz (RUN/raw_<split>.npz)")
+    p.add_argument("--preset", required=True, help="localizer preset name")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE", help="override a localizer setting (repeatable)")
+    p.add_argument("--run", type=Path, default=None, help="run folder holding run.json (default: the folder of --scores)")
+    p.add_argument("--out", type=Path, required=True, help="results JSON to write")
+    p.set_defaults(func=_cmd_localize)
+
+
+def _cmd_localize(args: argparse.Namespace) -> int:
+    from wsal.pipeline import localize_to_file
+
+    n = localize_to_file(args.scores, args.out, preset=args.preset, overrides=args.overrides, run_dir=args.run)
+    print(f"wrote {n} segments to {args.out}")
     return 0
 
 
@@ -167,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_demo(sub)
     _add_synth(sub)
+    _add_train(sub)
+    _add_predict(sub)
+    _add_localize(sub)
     _add_evaluate(sub)
     return parser
 

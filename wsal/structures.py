@@ -417,13 +417,16 @@ class TemporalGroundTruth:
     def subset(self, names: str | Sequence[str]) -> TemporalGroundTruth:
         """Keep only videos whose subset is one of ``names``."""
         wanted = {names} if isinstance(names, str) else set(names)
-        keep_v = [v for v in self.videos if self.subsets.get(v) in wanted]
-        keep = set(keep_v)
-        m = np.isin(self.video_ids, list(keep)) if keep else np.zeros(len(self), bool)
-        ma = np.isin(self.ambiguous_video_ids, list(keep)) if keep else np.zeros(len(self.ambiguous), bool)
+        return self.select([v for v in self.videos if self.subsets.get(v) in wanted])
+
+    def select(self, videos: Sequence[str], *, subset_name: str | None = None) -> TemporalGroundTruth:
+        """Keep only ``videos`` (in that order); optionally relabel their subset (e.g. a split name)."""
+        keep_v = [v for v in videos if v in self.subsets]
+        m = np.isin(self.video_ids, keep_v)
+        ma = np.isin(self.ambiguous_video_ids, keep_v)
         return TemporalGroundTruth(
             videos=keep_v,
-            subsets={v: self.subsets[v] for v in keep_v},
+            subsets={v: subset_name or self.subsets[v] for v in keep_v},
             durations={v: self.durations.get(v, float("nan")) for v in keep_v},
             video_ids=self.video_ids[m],
             segments=self.segments[m],

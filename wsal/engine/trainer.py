@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from wsal.config import RunConfig, config_to_dict, load_run_config, save_config
+from wsal.config import RunConfig, config_to_dict, load_run_config, merge_config, save_config
 from wsal.data.temporal import ClassBalancedBatchSampler, SnippetDataset, TemporalBatch, collate_temporal
 from wsal.engine.checkpoint import load_checkpoint, save_checkpoint
 from wsal.engine.runtime import make_fabric, rng_state, seed_everything, set_rng_state
@@ -36,9 +36,18 @@ from wsal.io.atomic import write_json_atomic, write_text_atomic
 from wsal.io.features import TemporalFolder, open_temporal_folder
 from wsal.methods import METHODS
 from wsal.methods.base import TemporalMethod
+from wsal.localize.temporal import RawScores
 from wsal.progress import progress
 
-__all__ = ["build_method", "carve_validation", "train_temporal", "predict_temporal", "load_run", "TrainResult"]
+__all__ = [
+    "build_method",
+    "carve_validation",
+    "train_temporal",
+    "predict_temporal",
+    "localize_raw",
+    "load_run",
+    "TrainResult",
+]
 
 
 def build_method(name: str, model_cfg: Any, *, feature_dim: int, num_classes: int) -> TemporalMethod:
@@ -234,37 +243,33 @@ def _write_run_json(run_dir, cfg, folder: TemporalFolder, train_videos, val_vide
 
 
 @torch.no_grad()
-def _raw_scores(model: TemporalMethod, ds: SnippetDataset, device) -> dict[str, dict[str, np.ndarray]]:
+def _raw_scores(model: TemporalMethod, ds: SnippetDataset, device) -> dict[str, RawScores]:
     """Raw scores of every video of ``ds`` (all snippets, one video at a time)."""
     model.eval()
-    out: dict[str, dict[str, np.ndarray]] = {}
+    folder = ds.folder
+    out: dict[str, RawScores] = {}
     for i in progress(range(len(ds)), "predict"):
         batch = collate_temporal([ds[i]]).to(device)
         o = model.predict_scores(batch)
-        out[ds.videos[i]] = {
-            "cas": o.cas[0].float().cpu().numpy(),
-            "video_scores": o.video_scores[0].float().cpu().numpy(),
-            **({"actionness": o.actionness[0].float().cpu().numpy()} if o.actionness is not None else {}),
-        }
+        video = ds.videos[i]
+        out[video] = RawScores(
+            cas=o.cas[0].float().cpu().numpy(),
+            video_scores=o.video_scores[0].float().cpu().numpy(),
+            actionness=None if o.actionness is None else o.actionness[0].float().cpu().numpy(),
+            timing=folder.timing_of(video),
+            duration=folder.gt.durations.get(video),
+        )
     return out
 
 
-def _localize_all(raw, cfg: RunConfig, folder: TemporalFolder, preset_name: str):
-    from wsal.localize.temporal import PRESETS, localize_video
-    from wsal.structures import Segments, TemporalDetections
+def localize_raw(raw: dict[str, RawScores], classes: list[str], preset: str, overrides: dict | None = None):
+    """Localize saved raw scores with a named preset (plus field overrides) -> TemporalDetections."""
+    from wsal.localize.temporal import PRESETS, localize_many, to_temporal_detections
 
-    if preset_name not in PRESETS:
-        raise WsalError(f"unknown localizer preset '{preset_name}'; available: {', '.join(PRESETS)}")
-    lcfg = dataclasses.replace(PRESETS[preset_name], **cfg.localize.overrides) if cfg.localize.overrides else PRESETS[preset_name]
-    vids, segs = [], []
-    for video, r in raw.items():
-        s = localize_video(
-            r["cas"], timing=folder.timing_of(video), config=lcfg, actionness=r.get("actionness"),
-            video_scores=r["video_scores"], duration=folder.gt.durations.get(video),
-        )
-        vids.extend([video] * len(s))
-        segs.append(s)
-    return TemporalDetections(np.asarray(vids, dtype=str), Segments.cat(segs), folder.classes)
+    if preset not in PRESETS:
+        raise WsalError(f"unknown localizer preset '{preset}'; available: {', '.join(PRESETS)}")
+    lcfg = merge_config(PRESETS[preset], overrides) if overrides else PRESETS[preset]
+    return to_temporal_detections(localize_many(raw, config=lcfg), classes)
 
 
 def _validate(model: TemporalMethod, cfg: RunConfig, folder: TemporalFolder, videos: list[str], device) -> float:
@@ -272,13 +277,8 @@ def _validate(model: TemporalMethod, cfg: RunConfig, folder: TemporalFolder, vid
 
     ds = SnippetDataset(folder, cfg.data.train_split, videos=videos, train=False, sampling="none")
     raw = _raw_scores(model, ds, device)
-    dets = _localize_all(raw, cfg, folder, cfg.localize.preset or type(model).localizer_preset)
-    gt = folder.gt
-    keep = np.isin(gt.video_ids, videos)
-    from wsal.structures import TemporalGroundTruth
-
-    sub = TemporalGroundTruth(videos=list(videos), subsets={v: "val" for v in videos}, durations=gt.durations,
-                              video_ids=gt.video_ids[keep], segments=gt.segments[keep], classes=gt.classes)
+    dets = localize_raw(raw, folder.classes, cfg.localize.preset or type(model).localizer_preset, cfg.localize.overrides)
+    sub = folder.gt.select(videos, subset_name="validation")
     model.train()
     return float(temporal_map(sub, dets, tiou_thresholds=parse_thresholds(cfg.eval.tiou)).average_mAP)
 
@@ -303,8 +303,9 @@ def predict_temporal(
 ):
     """Raw scores and localized detections of a split with a trained run.
 
-    Returns ``(raw, detections, folder)`` where ``raw`` is ``{video: {"cas", "video_scores",
-    ["actionness"]}}`` and ``detections`` a :class:`~wsal.structures.TemporalDetections`.
+    Returns ``(raw, detections, folder)`` where ``raw`` is ``{video: RawScores}`` (savable with
+    :func:`wsal.localize.temporal.save_raw_scores`) and ``detections`` a
+    :class:`~wsal.structures.TemporalDetections`.
     """
     from wsal.engine.runtime import resolve_device
 
@@ -315,5 +316,5 @@ def predict_temporal(
         raise WsalError(f"{folder.root}: classes differ from the run's ({len(folder.classes)} vs {len(state['classes'])})")
     ds = SnippetDataset(folder, split, train=False, sampling="none")
     raw = _raw_scores(model, ds, dev)
-    dets = _localize_all(raw, cfg, folder, preset or cfg.localize.preset or type(model).localizer_preset)
+    dets = localize_raw(raw, folder.classes, preset or cfg.localize.preset or type(model).localizer_preset, cfg.localize.overrides)
     return raw, dets, folder

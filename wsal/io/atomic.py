@@ -78,6 +78,10 @@ def save_npy_atomic(path: str | Path, array: np.ndarray) -> None:
 
 
 def save_npz_atomic(path: str | Path, **arrays: np.ndarray) -> None:
-    """``np.savez`` to ``path`` atomically (uncompressed; no pickled objects)."""
+    """``np.savez`` to ``path`` atomically (uncompressed); object arrays are refused (no pickles)."""
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    bad = [k for k, v in arrays.items() if v.dtype.hasobject]
+    if bad:
+        raise ValueError(f"save_npz_atomic: object arrays would be pickled: {bad}")
     with atomic_open(path, "wb") as fh:
-        np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+        np.savez(fh, **arrays)

@@ -1,0 +1,132 @@
+"""End-to-end temporal workflows behind the CLI: train -> predict -> localize -> evaluate.
+
+Each function writes its outputs atomically into the run folder and returns the metrics, so
+the CLI stays a thin layer and tests can call the same code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from wsal.config import RunConfig, merge_config, parse_overrides
+from wsal.errors import FormatError, WsalError
+from wsal.io.atomic import write_json_atomic
+
+__all__ = ["train_and_evaluate", "predict_to_files", "localize_to_file", "summarize_seeds", "evaluate_split"]
+
+
+def evaluate_split(folder, split: str, dets, tiou: str):
+    """mAP of ``dets`` against the ground truth of the videos of ``split`` (subset = split)."""
+    from wsal.evaluation.temporal import parse_thresholds, temporal_map
+
+    gt = folder.gt.select(folder.splits[split], subset_name=split)
+    return temporal_map(gt, dets, tiou_thresholds=parse_thresholds(tiou))
+
+
+def predict_to_files(
+    run_dir: str | Path,
+    out: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    split: str = "test",
+    raw_path: str | Path | None = None,
+    preset: str | None = None,
+    device: str = "auto",
+    evaluate: bool = False,
+):
+    """Predict ``split`` with a trained run; write results JSON and raw scores.
+
+    Returns the :class:`~wsal.evaluation.temporal.TemporalMAPResult` when ``evaluate`` is set
+    (ground truth of the split's videos), else None.
+    """
+    from wsal.config import load_run_config
+    from wsal.engine.trainer import predict_temporal
+    from wsal.io.temporal import write_activitynet_results
+    from wsal.localize.temporal import save_raw_scores
+
+    run_dir = Path(run_dir)
+    raw, dets, folder = predict_temporal(run_dir, data_root=data_root, split=split, preset=preset, device=device)
+    save_raw_scores(raw_path or run_dir / f"raw_{split}.npz", raw)
+    write_activitynet_results(out, dets)
+    if not evaluate:
+        return None
+    cfg = load_run_config(run_dir / "config.yaml")
+    return evaluate_split(folder, split, dets, cfg.eval.tiou)
+
+
+def train_and_evaluate(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, evaluate: bool = True):
+    """Train, then (if the dataset has the test split) predict and evaluate it.
+
+    Writes ``RUN/results_<split>.json``, ``RUN/raw_<split>.npz`` and ``RUN/metrics_<split>.json``.
+    The test split is only evaluated, never used to choose anything.
+    """
+    from wsal.engine.trainer import train_temporal
+
+    run_dir = Path(run_dir)
+    train_temporal(cfg, run_dir, resume=resume)
+    split = cfg.data.test_split
+    if not evaluate or not (Path(cfg.data.root) / f"split_{split}.txt").is_file():
+        return None
+    result = predict_to_files(run_dir, run_dir / f"results_{split}.json", split=split, evaluate=True)
+    write_json_atomic(run_dir / f"metrics_{split}.json", result.to_json(), indent=1)
+    return result
+
+
+def summarize_seeds(out: str | Path, seeds: Sequence[int], results: Sequence) -> str:
+    """Mean +- std over seeds of mAP per threshold and average mAP; saved as ``seeds_summary.json``."""
+    maps = np.stack([r.mAP for r in results])  # (S, K)
+    avg = np.array([r.average_mAP for r in results])
+    thresholds = results[0].thresholds
+    summary = {
+        "seeds": list(seeds),
+        "average_mAP": {"mean": float(avg.mean()), "std": float(avg.std(ddof=1)) if len(avg) > 1 else 0.0,
+                        "per_seed": avg.tolist()},
+        "mAP": {f"{t:.2f}": {"mean": float(m), "std": float(s)} for t, m, s in
+                zip(thresholds, maps.mean(0), maps.std(0, ddof=1) if len(avg) > 1 else np.zeros(len(thresholds)))},
+    }
+    write_json_atomic(Path(out) / "seeds_summary.json", summary, indent=1)
+    head = "tIoU     " + " ".join(f"{t:>13.2f}" for t in thresholds) + "      average"
+    row = "mAP (%)  " + " ".join(f"{100 * m:6.2f}+-{100 * s:5.2f}" for m, s in
+                                zip(maps.mean(0), maps.std(0, ddof=1) if len(avg) > 1 else np.zeros(len(thresholds))))
+    row += f"  {100 * summary['average_mAP']['mean']:6.2f}+-{100 * summary['average_mAP']['std']:5.2f}"
+    return f"{len(seeds)} seeds {list(seeds)}\n{head}\n{row}"
+
+
+def _run_classes(run_dir: Path) -> list[str]:
+    path = run_dir / "run.json"
+    if not path.is_file():
+        raise FormatError(path, "run.json not found (give --run RUN, the folder written by `wsal train`)")
+    try:
+        classes = json.loads(path.read_text(encoding="utf-8"))["classes"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise FormatError(path, f"cannot read class names ({e})") from None
+    return [str(c) for c in classes]
+
+
+def localize_to_file(
+    scores: str | Path,
+    out: str | Path,
+    *,
+    preset: str,
+    overrides: Sequence[str] = (),
+    run_dir: str | Path | None = None,
+) -> int:
+    """Localize saved raw scores with ``preset`` (+ ``field=value`` overrides); write results JSON.
+
+    Returns the number of segments written.
+    """
+    from wsal.io.temporal import write_activitynet_results
+    from wsal.localize.temporal import PRESETS, load_raw_scores, localize_many, to_temporal_detections
+
+    if preset not in PRESETS:
+        raise WsalError(f"unknown localizer preset '{preset}'; available: {', '.join(PRESETS)}")
+    cfg = merge_config(PRESETS[preset], parse_overrides(overrides)) if overrides else PRESETS[preset]
+    classes = _run_classes(Path(run_dir) if run_dir else Path(scores).parent)
+    raw = load_raw_scores(scores)
+    dets = to_temporal_detections(localize_many(raw, config=cfg), classes)
+    write_activitynet_results(out, dets)
+    return len(dets)
