@@ -195,8 +195,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     v = kinds.add_parser("video", help="ACT-identical video-mAP over tubes")
     v.add_argument("--gt", required=True, type=Path, help="gt_tubes.json")
     v.add_argument("--pred", required=True, type=Path, help="tube results JSON")
-    v.add_argument("--iou", type=float, nargs="+", default=None, help="tube IoU thresholds (default: 0.2 0.5 0.75)")
-    v.add_argument("--range", dest="iou_range", action="store_true", help="also use 0.5:0.05:0.95 and report its average")
+    vg = v.add_mutually_exclusive_group()
+    vg.add_argument("--iou", type=float, nargs="+", default=None, help="tube IoU thresholds (default: 0.2 0.5 0.75)")
+    vg.add_argument("--range", dest="iou_range", action="store_true", help="use 0.5:0.05:0.95; average_mAP is then the 0.5:0.95 number")
     v.add_argument("--no-nms", action="store_true", help="skip the official 3D-NMS at 0.3")
     v.add_argument("--ap", choices=["act", "act_float64", "voc"], default="act", help="AP variant (default: act, as official)")
     v.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -236,9 +237,7 @@ def _cmd_eval_video(args: argparse.Namespace) -> int:
 
     from wsal.evaluation.video import evaluate_video_files
 
-    thresholds = list(args.iou) if args.iou else [0.2, 0.5, 0.75]
-    if args.iou_range:
-        thresholds += [t for t in np.linspace(0.5, 0.95, 10).tolist() if t not in thresholds]
+    thresholds = np.linspace(0.5, 0.95, 10).tolist() if args.iou_range else (list(args.iou) if args.iou else [0.2, 0.5, 0.75])
     result = evaluate_video_files(
         args.gt, args.pred, iou_thresholds=thresholds, nms_threshold=None if args.no_nms else 0.3, ap_variant=args.ap
     )

@@ -27,6 +27,12 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("builtins", "complex"): complex,
     ("builtins", "bytearray"): bytearray,
     ("builtins", "slice"): slice,
+    ("builtins", "bytes"): bytes,
+    ("__builtin__", "set"): set,
+    ("__builtin__", "frozenset"): frozenset,
+    ("__builtin__", "complex"): complex,
+    ("__builtin__", "bytearray"): bytearray,
+    ("__builtin__", "bytes"): bytes,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
 }
