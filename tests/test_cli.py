@@ -1,0 +1,91 @@
+"""The ``wsal`` command: help, version, evaluation through the CLI, one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from wsal import __version__
+from wsal.cli import main
+
+
+def run_cli(*args, capsys):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for cmd in ("demo", "synth", "train", "predict", "localize", "evaluate"):
+        assert cmd in out
+
+
+def test_version_console_script():
+    out = subprocess.run([sys.executable, "-m", "wsal.cli", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"wsal {__version__}"
+
+
+@pytest.mark.parametrize("sub", [["evaluate", "temporal"], ["evaluate", "frame"], ["evaluate", "video"], ["synth"], ["train"], ["predict"]])
+def test_subcommand_help(sub, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([*sub, "--help"])
+    assert e.value.code == 0 and "usage: wsal" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("pred", ["pred_good.json", "pred_mediocre.json"])
+@pytest.mark.parametrize("preset,key", [("thumos14", "thumos14_0.1:0.1:0.7"), ("activitynet", "anet_0.5:0.05:0.95")])
+def test_evaluate_temporal_cli_matches_official(fixtures_dir, capsys, pred, preset, key):
+    d = fixtures_dir / "temporal"
+    code, out, _ = run_cli("evaluate", "temporal", "--gt", d / "gt.json", "--pred", d / pred,
+                           "--subset", "testing", "--preset", preset, "--json", capsys=capsys)
+    assert code == 0
+    got = json.loads(out)
+    exp = json.loads((d / "expected.json").read_text())["results"][pred][key]
+    np.testing.assert_allclose(list(got["mAP"].values()), exp["mAP"], rtol=0, atol=1e-9)
+    assert got["average_mAP"] == pytest.approx(exp["average_mAP"], abs=1e-9)
+    for cls, aps in exp["ap"].items():
+        np.testing.assert_allclose(list(got["per_class"][cls].values()), aps, rtol=0, atol=1e-9)
+
+
+def test_evaluate_temporal_table(fixtures_dir, capsys):
+    d = fixtures_dir / "temporal"
+    code, out, _ = run_cli("evaluate", "temporal", "--gt", d / "gt.json", "--pred", d / "pred_good.json", "--tiou", "0.3,0.5", capsys=capsys)
+    assert code == 0 and "mAP" in out and "0.50" in out
+
+
+@pytest.mark.parametrize("det", ["det_good.json", "det_mediocre.json"])
+def test_evaluate_video_cli_matches_official(fixtures_dir, capsys, det):
+    d = fixtures_dir / "video"
+    exp = json.loads((d / "expected.json").read_text())["results_official_nms0.3"][det]
+    code, out, _ = run_cli("evaluate", "video", "--gt", d / "gt_tubes.json", "--pred", d / det, "--json", capsys=capsys)
+    assert code == 0
+    got = json.loads(out)
+    for t in ("0.2", "0.5", "0.75"):
+        assert got["mAP"][f"{float(t):.2f}"] == pytest.approx(exp[t]["mAP_percent"] / 100, abs=1e-6)
+    code, out, _ = run_cli("evaluate", "video", "--gt", d / "gt_tubes.json", "--pred", d / det, "--range", "--json", capsys=capsys)
+    assert json.loads(out)["average_mAP"] == pytest.approx(exp["0.5:0.05:0.95"]["mAP_percent"] / 100, abs=1e-6)
+
+
+def test_bad_input_gives_one_line_error(tmp_path, fixtures_dir, capsys):
+    bad = tmp_path / "truncated.json"
+    bad.write_text('{"results": {"v": [')
+    code, out, err = run_cli("evaluate", "temporal", "--gt", fixtures_dir / "temporal/gt.json", "--pred", bad, capsys=capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("wsal: error:") and "truncated.json" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli("evaluate", "temporal", "--gt", tmp_path / "missing.json", "--pred", bad, capsys=capsys)
+    assert code == 2 and "missing.json" in err and "Traceback" not in err
+
+
+def test_debug_shows_traceback(tmp_path, fixtures_dir):
+    bad = tmp_path / "x.json"
+    bad.write_text("{")
+    from wsal.errors import FormatError
+
+    with pytest.raises(FormatError):
+        main(["--debug", "evaluate", "temporal", "--gt", str(fixtures_dir / "temporal/gt.json"), "--pred", str(bad)])
