@@ -89,3 +89,24 @@ def test_debug_shows_traceback(tmp_path, fixtures_dir):
 
     with pytest.raises(FormatError):
         main(["--debug", "evaluate", "temporal", "--gt", str(fixtures_dir / "temporal/gt.json"), "--pred", str(bad)])
+
+
+@pytest.mark.parametrize("det", ["det_good.csv", "det_mediocre.csv"])
+def test_evaluate_frame_cli_matches_official(fixtures_dir, capsys, det):
+    d = fixtures_dir / "frame"
+    expected = json.loads((d / "expected.json").read_text())
+    code, out, _ = run_cli("evaluate", "frame", "--gt", d / "gt.csv", "--pred", d / det, "--labelmap", d / "label_map.pbtxt",
+                           "--exclusions", d / "excluded_timestamps.csv", "--json", capsys=capsys)
+    assert code == 0
+    got = json.loads(out)
+    exp = expected["results"][det]
+    assert got["mAP"]["0.50"] == pytest.approx(exp["mAP"], abs=1e-9)
+    assert got["average_mAP"] == pytest.approx(exp["mAP"], abs=1e-9)
+    for cid, info in exp["per_class"].items():
+        if info["ap"] is None:
+            assert got["per_class"][cid]["ap"] is None
+        else:
+            assert got["per_class"][cid]["ap"] == pytest.approx(info["ap"], abs=1e-9)
+    code, out, _ = run_cli("evaluate", "frame", "--gt", d / "gt.csv", "--pred", d / det, "--labelmap", d / "label_map.pbtxt",
+                           "--protocol", "ava2020", "--json", capsys=capsys)
+    assert json.loads(out)["average_mAP"] == pytest.approx(expected["results_head_2020_no_exclusions"][det]["mAP"], abs=1e-9)
