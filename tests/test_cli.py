@@ -27,11 +27,23 @@ def test_help_lists_subcommands(capsys):
 
 
 def test_version_console_script():
-    out = subprocess.run([sys.executable, "-m", "wsal.cli", "--version"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "wsal.cli", "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == f"wsal {__version__}"
 
 
-@pytest.mark.parametrize("sub", [["evaluate", "temporal"], ["evaluate", "frame"], ["evaluate", "video"], ["synth"], ["train"], ["predict"]])
+@pytest.mark.parametrize(
+    "sub",
+    [
+        ["evaluate", "temporal"],
+        ["evaluate", "frame"],
+        ["evaluate", "video"],
+        ["synth"],
+        ["train"],
+        ["predict"],
+    ],
+)
 def test_subcommand_help(sub, capsys):
     with pytest.raises(SystemExit) as e:
         main([*sub, "--help"])
@@ -39,11 +51,25 @@ def test_subcommand_help(sub, capsys):
 
 
 @pytest.mark.parametrize("pred", ["pred_good.json", "pred_mediocre.json"])
-@pytest.mark.parametrize("preset,key", [("thumos14", "thumos14_0.1:0.1:0.7"), ("activitynet", "anet_0.5:0.05:0.95")])
+@pytest.mark.parametrize(
+    "preset,key", [("thumos14", "thumos14_0.1:0.1:0.7"), ("activitynet", "anet_0.5:0.05:0.95")]
+)
 def test_evaluate_temporal_cli_matches_official(fixtures_dir, capsys, pred, preset, key):
     d = fixtures_dir / "temporal"
-    code, out, _ = run_cli("evaluate", "temporal", "--gt", d / "gt.json", "--pred", d / pred,
-                           "--subset", "testing", "--preset", preset, "--json", capsys=capsys)
+    code, out, _ = run_cli(
+        "evaluate",
+        "temporal",
+        "--gt",
+        d / "gt.json",
+        "--pred",
+        d / pred,
+        "--subset",
+        "testing",
+        "--preset",
+        preset,
+        "--json",
+        capsys=capsys,
+    )
     assert code == 0
     got = json.loads(out)
     exp = json.loads((d / "expected.json").read_text())["results"][pred][key]
@@ -55,7 +81,17 @@ def test_evaluate_temporal_cli_matches_official(fixtures_dir, capsys, pred, pres
 
 def test_evaluate_temporal_table(fixtures_dir, capsys):
     d = fixtures_dir / "temporal"
-    code, out, _ = run_cli("evaluate", "temporal", "--gt", d / "gt.json", "--pred", d / "pred_good.json", "--tiou", "0.3,0.5", capsys=capsys)
+    code, out, _ = run_cli(
+        "evaluate",
+        "temporal",
+        "--gt",
+        d / "gt.json",
+        "--pred",
+        d / "pred_good.json",
+        "--tiou",
+        "0.3,0.5",
+        capsys=capsys,
+    )
     assert code == 0 and "mAP" in out and "0.50" in out
 
 
@@ -63,22 +99,50 @@ def test_evaluate_temporal_table(fixtures_dir, capsys):
 def test_evaluate_video_cli_matches_official(fixtures_dir, capsys, det):
     d = fixtures_dir / "video"
     exp = json.loads((d / "expected.json").read_text())["results_official_nms0.3"][det]
-    code, out, _ = run_cli("evaluate", "video", "--gt", d / "gt_tubes.json", "--pred", d / det, "--json", capsys=capsys)
+    code, out, _ = run_cli(
+        "evaluate", "video", "--gt", d / "gt_tubes.json", "--pred", d / det, "--json", capsys=capsys
+    )
     assert code == 0
     got = json.loads(out)
     for t in ("0.2", "0.5", "0.75"):
         assert got["mAP"][f"{float(t):.2f}"] == pytest.approx(exp[t]["mAP_percent"] / 100, abs=1e-6)
-    code, out, _ = run_cli("evaluate", "video", "--gt", d / "gt_tubes.json", "--pred", d / det, "--range", "--json", capsys=capsys)
-    assert json.loads(out)["average_mAP"] == pytest.approx(exp["0.5:0.05:0.95"]["mAP_percent"] / 100, abs=1e-6)
+    code, out, _ = run_cli(
+        "evaluate",
+        "video",
+        "--gt",
+        d / "gt_tubes.json",
+        "--pred",
+        d / det,
+        "--range",
+        "--json",
+        capsys=capsys,
+    )
+    assert json.loads(out)["average_mAP"] == pytest.approx(
+        exp["0.5:0.05:0.95"]["mAP_percent"] / 100, abs=1e-6
+    )
 
 
 def test_bad_input_gives_one_line_error(tmp_path, fixtures_dir, capsys):
     bad = tmp_path / "truncated.json"
     bad.write_text('{"results": {"v": [')
-    code, out, err = run_cli("evaluate", "temporal", "--gt", fixtures_dir / "temporal/gt.json", "--pred", bad, capsys=capsys)
+    code, out, err = run_cli(
+        "evaluate",
+        "temporal",
+        "--gt",
+        fixtures_dir / "temporal/gt.json",
+        "--pred",
+        bad,
+        capsys=capsys,
+    )
     assert code == 2 and out == ""
-    assert err.startswith("wsal: error:") and "truncated.json" in err and len(err.strip().splitlines()) == 1
-    code, _, err = run_cli("evaluate", "temporal", "--gt", tmp_path / "missing.json", "--pred", bad, capsys=capsys)
+    assert (
+        err.startswith("wsal: error:")
+        and "truncated.json" in err
+        and len(err.strip().splitlines()) == 1
+    )
+    code, _, err = run_cli(
+        "evaluate", "temporal", "--gt", tmp_path / "missing.json", "--pred", bad, capsys=capsys
+    )
     assert code == 2 and "missing.json" in err and "Traceback" not in err
 
 
@@ -88,15 +152,37 @@ def test_debug_shows_traceback(tmp_path, fixtures_dir):
     from wsal.errors import FormatError
 
     with pytest.raises(FormatError):
-        main(["--debug", "evaluate", "temporal", "--gt", str(fixtures_dir / "temporal/gt.json"), "--pred", str(bad)])
+        main(
+            [
+                "--debug",
+                "evaluate",
+                "temporal",
+                "--gt",
+                str(fixtures_dir / "temporal/gt.json"),
+                "--pred",
+                str(bad),
+            ]
+        )
 
 
 @pytest.mark.parametrize("det", ["det_good.csv", "det_mediocre.csv"])
 def test_evaluate_frame_cli_matches_official(fixtures_dir, capsys, det):
     d = fixtures_dir / "frame"
     expected = json.loads((d / "expected.json").read_text())
-    code, out, _ = run_cli("evaluate", "frame", "--gt", d / "gt.csv", "--pred", d / det, "--labelmap", d / "label_map.pbtxt",
-                           "--exclusions", d / "excluded_timestamps.csv", "--json", capsys=capsys)
+    code, out, _ = run_cli(
+        "evaluate",
+        "frame",
+        "--gt",
+        d / "gt.csv",
+        "--pred",
+        d / det,
+        "--labelmap",
+        d / "label_map.pbtxt",
+        "--exclusions",
+        d / "excluded_timestamps.csv",
+        "--json",
+        capsys=capsys,
+    )
     assert code == 0
     got = json.loads(out)
     exp = expected["results"][det]
@@ -107,6 +193,20 @@ def test_evaluate_frame_cli_matches_official(fixtures_dir, capsys, det):
             assert got["per_class"][cid]["ap"] is None
         else:
             assert got["per_class"][cid]["ap"] == pytest.approx(info["ap"], abs=1e-9)
-    code, out, _ = run_cli("evaluate", "frame", "--gt", d / "gt.csv", "--pred", d / det, "--labelmap", d / "label_map.pbtxt",
-                           "--protocol", "ava2020", "--json", capsys=capsys)
-    assert json.loads(out)["average_mAP"] == pytest.approx(expected["results_head_2020_no_exclusions"][det]["mAP"], abs=1e-9)
+    code, out, _ = run_cli(
+        "evaluate",
+        "frame",
+        "--gt",
+        d / "gt.csv",
+        "--pred",
+        d / det,
+        "--labelmap",
+        d / "label_map.pbtxt",
+        "--protocol",
+        "ava2020",
+        "--json",
+        capsys=capsys,
+    )
+    assert json.loads(out)["average_mAP"] == pytest.approx(
+        expected["results_head_2020_no_exclusions"][det]["mAP"], abs=1e-9
+    )

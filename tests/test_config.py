@@ -32,7 +32,9 @@ def test_yaml_diff_then_overrides(tmp_path):
 
 
 def test_unknown_key_lists_valid_ones():
-    with pytest.raises(ConfigError, match="unknown config key 'opt.momentum'; valid keys in 'opt': lr, name"):
+    with pytest.raises(
+        ConfigError, match="unknown config key 'opt.momentum'; valid keys in 'opt': lr, name"
+    ):
         merge_config(_Cfg(), parse_overrides(["opt.momentum=0.9"]))
 
 

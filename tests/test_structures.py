@@ -46,7 +46,10 @@ def test_boxes_pixel_round_trip_and_validity():
     b = Boxes.from_pixels(np.array([[32, 24, 160, 120]]), 320, 240)
     np.testing.assert_allclose(b.xyxy, [[0.1, 0.1, 0.5, 0.5]])
     np.testing.assert_allclose(b.to_pixels(320, 240), [[32, 24, 160, 120]])
-    assert Boxes(np.array([[0.5, 0.1, 0.4, 0.2], [np.nan, 0, 1, 1]])).valid.tolist() == [False, False]
+    assert Boxes(np.array([[0.5, 0.1, 0.4, 0.2], [np.nan, 0, 1, 1]])).valid.tolist() == [
+        False,
+        False,
+    ]
     with pytest.raises(ValueError):
         Boxes(np.zeros((3, 3)))
 
@@ -59,7 +62,9 @@ def test_tube_iou_hand_computed():
     assert tube_iou(a, c) == pytest.approx(25 / 175)
     d = Tube(frames=np.arange(20, 25), boxes=np.tile([0, 0, 9, 9], (5, 1)))
     assert tube_iou(a, d) == 0.0
-    np.testing.assert_allclose(tube_iou_matrix([a, b], [a, c, d]), [[1, 25 / 175, 0], [5 / 15, 5 / 15 * 25 / 175, 0]])
+    np.testing.assert_allclose(
+        tube_iou_matrix([a, b], [a, c, d]), [[1, 25 / 175, 0], [5 / 15, 5 / 15 * 25 / 175, 0]]
+    )
 
 
 def test_tube_rejects_gaps_and_mismatch():

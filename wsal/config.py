@@ -94,7 +94,9 @@ def merge_config(cfg: T, diff: Mapping[str, Any], *, where: str = "") -> T:
         current = getattr(cfg, key)
         if dataclasses.is_dataclass(current) and not isinstance(current, type):
             if not isinstance(value, Mapping):
-                raise ConfigError(f"config key '{name}' is a section; give a mapping, not {value!r}")
+                raise ConfigError(
+                    f"config key '{name}' is a section; give a mapping, not {value!r}"
+                )
             changes[key] = merge_config(current, value, where=f"{name}.")
         else:
             changes[key] = _coerce(value, hints[key], name)
@@ -120,7 +122,9 @@ def _coerce(value: Any, tp: Any, name: str) -> Any:
                 return _coerce(value, arg, name)
             except ConfigError as e:
                 errors.append(str(e))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"config key '{name}': {value!r} fits none of {tp}")
+        raise ConfigError(
+            errors[0] if len(errors) == 1 else f"config key '{name}': {value!r} fits none of {tp}"
+        )
     if origin is typing.Literal:
         if value not in args:
             raise ConfigError(f"config key '{name}': {value!r} is not one of {list(args)}")
@@ -131,7 +135,9 @@ def _coerce(value: Any, tp: Any, name: str) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(f"config key '{name}': expected a mapping, got {value!r}")
         kt, vt = args if args else (Any, Any)
-        return {_coerce(k, kt, f"{name}.{k}"): _coerce(v, vt, f"{name}.{k}") for k, v in value.items()}
+        return {
+            _coerce(k, kt, f"{name}.{k}"): _coerce(v, vt, f"{name}.{k}") for k, v in value.items()
+        }
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
             raise ConfigError(f"config key '{name}': expected a mapping for section {tp.__name__}")
@@ -175,7 +181,13 @@ def _coerce_scalar(value: Any, tp: Any, name: str) -> Any:
     raise ConfigError(f"config key '{name}': expected {tname}, got {value!r}")
 
 
-def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequence[str] = (), *, base: T | None = None) -> T:
+def load_config(
+    cls: type[T],
+    path: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    base: T | None = None,
+) -> T:
     """Defaults of ``cls`` (or ``base``), then the YAML diff at ``path``, then ``overrides``."""
     cfg = base if base is not None else cls()
     if path is not None:
@@ -299,7 +311,9 @@ def load_run_config(path: str | Path | None = None, overrides: Sequence[str] = (
             cfg = merge_config(cfg, d)
             if not isinstance(model_diff, Mapping):
                 raise ConfigError("config key 'model' is a section; give a mapping")
-            cfg = dataclasses.replace(cfg, model=merge_config(cfg.model, model_diff, where="model."))
+            cfg = dataclasses.replace(
+                cfg, model=merge_config(cfg.model, model_diff, where="model.")
+            )
         except ConfigError as e:
             raise ConfigError(f"{source}: {e}" if source else str(e)) from None
     return cfg

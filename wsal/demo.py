@@ -33,7 +33,9 @@ def config_path(method: str, dataset: str = "synthetic") -> Path:
     root = Path(__file__).resolve().parents[1] / "configs"
     path = root / method / f"{dataset}.yaml"
     if not path.is_file():
-        raise WsalError(f"{path}: config not found (run `wsal demo` from a source checkout of wsal)")
+        raise WsalError(
+            f"{path}: config not found (run `wsal demo` from a source checkout of wsal)"
+        )
     return path
 
 

@@ -16,7 +16,13 @@ from wsal.config import RunConfig, merge_config, parse_overrides
 from wsal.errors import FormatError, WsalError
 from wsal.io.atomic import write_json_atomic
 
-__all__ = ["train_and_evaluate", "predict_to_files", "localize_to_file", "summarize_seeds", "evaluate_split"]
+__all__ = [
+    "train_and_evaluate",
+    "predict_to_files",
+    "localize_to_file",
+    "summarize_seeds",
+    "evaluate_split",
+]
 
 
 def evaluate_split(folder, split: str, dets, tiou: str):
@@ -49,7 +55,9 @@ def predict_to_files(
     from wsal.localize.temporal import save_raw_scores
 
     run_dir = Path(run_dir)
-    raw, dets, folder = predict_temporal(run_dir, data_root=data_root, split=split, preset=preset, device=device)
+    raw, dets, folder = predict_temporal(
+        run_dir, data_root=data_root, split=split, preset=preset, device=device
+    )
     save_raw_scores(raw_path or run_dir / f"raw_{split}.npz", raw)
     write_activitynet_results(out, dets)
     if not evaluate:
@@ -58,7 +66,9 @@ def predict_to_files(
     return evaluate_split(folder, split, dets, cfg.eval.tiou)
 
 
-def train_and_evaluate(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, evaluate: bool = True):
+def train_and_evaluate(
+    cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, evaluate: bool = True
+):
     """Train, then (if the dataset has the test split) predict and evaluate it.
 
     Writes ``RUN/results_<split>.json``, ``RUN/raw_<split>.npz`` and ``RUN/metrics_<split>.json``.
@@ -71,7 +81,9 @@ def train_and_evaluate(cfg: RunConfig, run_dir: str | Path, *, resume: bool = Fa
     split = cfg.data.test_split
     if not evaluate or not (Path(cfg.data.root) / f"split_{split}.txt").is_file():
         return None
-    result = predict_to_files(run_dir, run_dir / f"results_{split}.json", split=split, evaluate=True)
+    result = predict_to_files(
+        run_dir, run_dir / f"results_{split}.json", split=split, evaluate=True
+    )
     write_json_atomic(run_dir / f"metrics_{split}.json", result.to_json(), indent=1)
     return result
 
@@ -83,23 +95,40 @@ def summarize_seeds(out: str | Path, seeds: Sequence[int], results: Sequence) ->
     thresholds = results[0].thresholds
     summary = {
         "seeds": list(seeds),
-        "average_mAP": {"mean": float(avg.mean()), "std": float(avg.std(ddof=1)) if len(avg) > 1 else 0.0,
-                        "per_seed": avg.tolist()},
-        "mAP": {f"{t:.2f}": {"mean": float(m), "std": float(s)} for t, m, s in
-                zip(thresholds, maps.mean(0), maps.std(0, ddof=1) if len(avg) > 1 else np.zeros(len(thresholds)))},
+        "average_mAP": {
+            "mean": float(avg.mean()),
+            "std": float(avg.std(ddof=1)) if len(avg) > 1 else 0.0,
+            "per_seed": avg.tolist(),
+        },
+        "mAP": {
+            f"{t:.2f}": {"mean": float(m), "std": float(s)}
+            for t, m, s in zip(
+                thresholds,
+                maps.mean(0),
+                maps.std(0, ddof=1) if len(avg) > 1 else np.zeros(len(thresholds)),
+            )
+        },
     }
     write_json_atomic(Path(out) / "seeds_summary.json", summary, indent=1)
     head = "tIoU     " + " ".join(f"{t:>13.2f}" for t in thresholds) + "      average"
-    row = "mAP (%)  " + " ".join(f"{100 * m:6.2f}+-{100 * s:5.2f}" for m, s in
-                                zip(maps.mean(0), maps.std(0, ddof=1) if len(avg) > 1 else np.zeros(len(thresholds))))
-    row += f"  {100 * summary['average_mAP']['mean']:6.2f}+-{100 * summary['average_mAP']['std']:5.2f}"
+    row = "mAP (%)  " + " ".join(
+        f"{100 * m:6.2f}+-{100 * s:5.2f}"
+        for m, s in zip(
+            maps.mean(0), maps.std(0, ddof=1) if len(avg) > 1 else np.zeros(len(thresholds))
+        )
+    )
+    row += (
+        f"  {100 * summary['average_mAP']['mean']:6.2f}+-{100 * summary['average_mAP']['std']:5.2f}"
+    )
     return f"{len(seeds)} seeds {list(seeds)}\n{head}\n{row}"
 
 
 def _run_classes(run_dir: Path) -> list[str]:
     path = run_dir / "run.json"
     if not path.is_file():
-        raise FormatError(path, "run.json not found (give --run RUN, the folder written by `wsal train`)")
+        raise FormatError(
+            path, "run.json not found (give --run RUN, the folder written by `wsal train`)"
+        )
     try:
         classes = json.loads(path.read_text(encoding="utf-8"))["classes"]
     except (json.JSONDecodeError, KeyError, TypeError) as e:
@@ -120,11 +149,18 @@ def localize_to_file(
     Returns the number of segments written.
     """
     from wsal.io.temporal import write_activitynet_results
-    from wsal.localize.temporal import PRESETS, load_raw_scores, localize_many, to_temporal_detections
+    from wsal.localize.temporal import (
+        PRESETS,
+        load_raw_scores,
+        localize_many,
+        to_temporal_detections,
+    )
 
     if preset not in PRESETS:
         raise WsalError(f"unknown localizer preset '{preset}'; available: {', '.join(PRESETS)}")
-    cfg = merge_config(PRESETS[preset], parse_overrides(overrides)) if overrides else PRESETS[preset]
+    cfg = (
+        merge_config(PRESETS[preset], parse_overrides(overrides)) if overrides else PRESETS[preset]
+    )
     classes = _run_classes(Path(run_dir) if run_dir else Path(scores).parent)
     raw = load_raw_scores(scores)
     dets = to_temporal_detections(localize_many(raw, config=cfg), classes)

@@ -43,7 +43,9 @@ def _as_float(a, shape_tail: tuple[int, ...], name: str) -> np.ndarray:
     if arr.size == 0:
         arr = arr.reshape((0, *shape_tail))
     if arr.ndim != 1 + len(shape_tail) or arr.shape[1:] != shape_tail:
-        raise ValueError(f"{name}: expected shape (N, {', '.join(map(str, shape_tail))}), got {arr.shape}")
+        raise ValueError(
+            f"{name}: expected shape (N, {', '.join(map(str, shape_tail))}), got {arr.shape}"
+        )
     return arr
 
 
@@ -75,7 +77,9 @@ class SnippetTiming:
 
     def __post_init__(self) -> None:
         if self.frames_per_snippet <= 0 or not np.isfinite(self.fps) or self.fps <= 0:
-            raise ValueError(f"invalid snippet timing: {self.frames_per_snippet} frames at {self.fps} fps")
+            raise ValueError(
+                f"invalid snippet timing: {self.frames_per_snippet} frames at {self.fps} fps"
+            )
 
     @property
     def seconds_per_snippet(self) -> float:
@@ -288,7 +292,9 @@ class Tube:
             raise ValueError(f"Tube: {self.frames.shape[0]} frames but {self.boxes.shape[0]} boxes")
         if self.frames.size and np.any(np.diff(self.frames) != 1):
             raise ValueError("Tube.frames must be consecutive increasing integers")
-        self.frame_scores = _column(self.frame_scores, len(self.frames), np.float64, "Tube.frame_scores", np.nan)
+        self.frame_scores = _column(
+            self.frame_scores, len(self.frames), np.float64, "Tube.frame_scores", np.nan
+        )
         self.label = int(self.label)
         self.score = float(self.score)
 
@@ -319,7 +325,9 @@ def tube_iou(a: Tube, b: Tube) -> float:
     tmax = min(a.last_frame, b.last_frame)
     if tmax < tmin:
         return 0.0
-    t_iou = (tmax - tmin + 1) / (max(a.last_frame, b.last_frame) - min(a.first_frame, b.first_frame) + 1)
+    t_iou = (tmax - tmin + 1) / (
+        max(a.last_frame, b.last_frame) - min(a.first_frame, b.first_frame) + 1
+    )
     ba = a.boxes[tmin - a.first_frame : tmax - a.first_frame + 1]
     bb = b.boxes[tmin - b.first_frame : tmax - b.first_frame + 1]
     return float(t_iou * _paired_box_iou_plus_one(ba, bb).mean())
@@ -419,7 +427,9 @@ class TemporalGroundTruth:
         wanted = {names} if isinstance(names, str) else set(names)
         return self.select([v for v in self.videos if self.subsets.get(v) in wanted])
 
-    def select(self, videos: Sequence[str], *, subset_name: str | None = None) -> TemporalGroundTruth:
+    def select(
+        self, videos: Sequence[str], *, subset_name: str | None = None
+    ) -> TemporalGroundTruth:
         """Keep only ``videos`` (in that order); optionally relabel their subset (e.g. a split name)."""
         keep_v = [v for v in videos if v in self.subsets]
         m = np.isin(self.video_ids, keep_v)
@@ -483,7 +493,11 @@ class KeyframeDetections:
 
     def __getitem__(self, idx) -> KeyframeDetections:
         return KeyframeDetections(
-            self.video_ids[idx], self.timestamps[idx], self.boxes[idx], self.labels[idx], self.scores[idx]
+            self.video_ids[idx],
+            self.timestamps[idx],
+            self.boxes[idx],
+            self.labels[idx],
+            self.scores[idx],
         )
 
 
@@ -517,7 +531,11 @@ class KeyframeGroundTruth:
 
     def __getitem__(self, idx) -> KeyframeGroundTruth:
         return KeyframeGroundTruth(
-            self.video_ids[idx], self.timestamps[idx], self.boxes[idx], self.labels[idx], self.person_ids[idx]
+            self.video_ids[idx],
+            self.timestamps[idx],
+            self.boxes[idx],
+            self.labels[idx],
+            self.person_ids[idx],
         )
 
 

@@ -19,8 +19,18 @@ def test_sample_snippets_modes():
 
 def test_collate_pads_and_masks():
     items = [
-        {"feats": np.ones((3, 2), np.float32), "snippet_index": np.array([0, 1, 2]), "video_labels": np.array([1, 0]), "video_index": 0},
-        {"feats": np.ones((1, 2), np.float32), "snippet_index": np.array([7]), "video_labels": np.array([0, 1]), "video_index": 1},
+        {
+            "feats": np.ones((3, 2), np.float32),
+            "snippet_index": np.array([0, 1, 2]),
+            "video_labels": np.array([1, 0]),
+            "video_index": 0,
+        },
+        {
+            "feats": np.ones((1, 2), np.float32),
+            "snippet_index": np.array([7]),
+            "video_labels": np.array([0, 1]),
+            "video_index": 1,
+        },
     ]
     b = collate_temporal(items)
     assert b.feats.shape == (2, 3, 2) and b.mask.tolist() == [[True] * 3, [True, False, False]]
@@ -36,9 +46,13 @@ def test_class_balanced_sampler_composition_and_determinism():
     assert len(batches) == 2 and all(len(b) == 20 for b in batches)
     for b in batches:
         classes = labels[b].argmax(1)
-        assert len(set(classes.tolist())) == 4 and all((classes == c).sum() == 5 for c in set(classes.tolist()))
+        assert len(set(classes.tolist())) == 4 and all(
+            (classes == c).sum() == 5 for c in set(classes.tolist())
+        )
     assert batches == list(ClassBalancedBatchSampler(labels, seed=1))
     s.set_epoch(1)
     assert list(s) != batches
-    ranks = [list(ClassBalancedBatchSampler(labels, seed=1, rank=r, world_size=2)) for r in range(2)]
+    ranks = [
+        list(ClassBalancedBatchSampler(labels, seed=1, rank=r, world_size=2)) for r in range(2)
+    ]
     assert sorted(ranks[0][0] + ranks[1][0]) == sorted(batches[0])

@@ -14,8 +14,11 @@ def _folder(tmp_path, *, fps=None, lengths=(10, 6), flow_lengths=None):
     db = {}
     for i, t in enumerate(lengths):
         v = f"video_{i}"
-        db[v] = {"subset": "train" if i == 0 else "test", "duration": t * 0.64,
-                 "annotations": [{"segment": ["0.64", "1.92"], "label": "Jump" if i == 0 else "Run"}]}
+        db[v] = {
+            "subset": "train" if i == 0 else "test",
+            "duration": t * 0.64,
+            "annotations": [{"segment": ["0.64", "1.92"], "label": "Jump" if i == 0 else "Run"}],
+        }
         if fps and i == 0:
             db[v]["fps"] = fps
     (tmp_path / "gt.json").write_text(json.dumps({"database": db}))
@@ -107,7 +110,9 @@ def test_missing_folder_and_gt(tmp_path):
 def test_unsafe_video_ids(bad):
     with pytest.raises(FormatError, match="unsafe video id"):
         safe_video_filename(bad)
-    assert safe_video_filename("Basketball/v_Basketball_g01_c01") == "Basketball__v_Basketball_g01_c01"
+    assert (
+        safe_video_filename("Basketball/v_Basketball_g01_c01") == "Basketball__v_Basketball_g01_c01"
+    )
 
 
 def test_box_features_mmap_and_alignment(tmp_path):

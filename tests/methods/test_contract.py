@@ -18,12 +18,14 @@ def _batch(lengths, num_classes=C, seed=0):
     for i, t in enumerate(lengths):
         labels = np.zeros(num_classes, np.float32)
         labels[rng.integers(num_classes)] = 1
-        items.append({
-            "feats": rng.normal(size=(t, D)).astype(np.float32),
-            "snippet_index": np.arange(t),
-            "video_labels": labels,
-            "video_index": i,
-        })
+        items.append(
+            {
+                "feats": rng.normal(size=(t, D)).astype(np.float32),
+                "snippet_index": np.arange(t),
+                "video_labels": labels,
+                "video_index": i,
+            }
+        )
     return collate_temporal(items)
 
 
@@ -43,7 +45,9 @@ def test_shapes_and_finite_losses(name):
     batch = _batch([7, 30, 1, 12])
     out = model(batch)
     assert out.cas.shape == (4, 30, C) and out.video_scores.shape == (4, C)
-    assert torch.all((out.cas >= 0) & (out.cas <= 1)) and torch.all((out.video_scores >= 0) & (out.video_scores <= 1))
+    assert torch.all((out.cas >= 0) & (out.cas <= 1)) and torch.all(
+        (out.video_scores >= 0) & (out.video_scores <= 1)
+    )
     if out.actionness is not None:
         assert out.actionness.shape == (4, 30)
     losses = model.losses(batch, out)
@@ -86,7 +90,11 @@ def test_degenerate_videos(name, lengths):
             batch.snippet_index[i] = -1
     out = model(batch)
     losses = model.losses(batch, out)
-    assert torch.isfinite(losses["total"]) and torch.isfinite(out.cas).all() and torch.isfinite(out.video_scores).all()
+    assert (
+        torch.isfinite(losses["total"])
+        and torch.isfinite(out.cas).all()
+        and torch.isfinite(out.video_scores).all()
+    )
     assert torch.all(out.cas[~batch.mask] == 0)
 
 

@@ -52,7 +52,12 @@ class TemporalBatch:
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> TemporalBatch:
         """The same batch on ``device``."""
-        return TemporalBatch(*(getattr(self, f).to(device, non_blocking=non_blocking) for f in self.__dataclass_fields__))
+        return TemporalBatch(
+            *(
+                getattr(self, f).to(device, non_blocking=non_blocking)
+                for f in self.__dataclass_fields__
+            )
+        )
 
     @property
     def lengths(self) -> torch.Tensor:
@@ -63,7 +68,9 @@ class TemporalBatch:
         return int(self.feats.shape[0])
 
 
-def sample_snippets(length: int, max_snippets: int | None, mode: Sampling, rng: np.random.Generator | None) -> np.ndarray:
+def sample_snippets(
+    length: int, max_snippets: int | None, mode: Sampling, rng: np.random.Generator | None
+) -> np.ndarray:
     """Indices of the snippets used for a video of ``length`` snippets.
 
     ``random_crop`` takes a random contiguous window (W-TALC); ``uniform`` takes
@@ -73,7 +80,11 @@ def sample_snippets(length: int, max_snippets: int | None, mode: Sampling, rng: 
     if max_snippets is None or length <= max_snippets or mode == "none":
         return np.arange(length, dtype=np.int64)
     if mode == "random_crop":
-        start = int(rng.integers(0, length - max_snippets + 1)) if rng is not None else (length - max_snippets) // 2
+        start = (
+            int(rng.integers(0, length - max_snippets + 1))
+            if rng is not None
+            else (length - max_snippets) // 2
+        )
         return np.arange(start, start + max_snippets, dtype=np.int64)
     edges = np.linspace(0, length, max_snippets + 1)
     if rng is None:
@@ -120,7 +131,11 @@ class SnippetDataset(torch.utils.data.Dataset):
         self._cache: dict[int, np.ndarray] | None = {} if cache else None
         labels = folder.gt.video_labels()
         zero = np.zeros(len(folder.classes), dtype=np.float32)
-        self.labels = np.stack([labels.get(v, zero) for v in self.videos]) if self.videos else np.zeros((0, len(zero)), np.float32)
+        self.labels = (
+            np.stack([labels.get(v, zero) for v in self.videos])
+            if self.videos
+            else np.zeros((0, len(zero)), np.float32)
+        )
 
     @property
     def num_classes(self) -> int:
@@ -152,7 +167,12 @@ class SnippetDataset(torch.utils.data.Dataset):
         feats = self.features(index)
         rng = np.random.default_rng((self.seed, self.epoch, index)) if self.train else None
         idx = sample_snippets(feats.shape[0], self.max_snippets, self.sampling, rng)
-        return {"feats": feats[idx], "snippet_index": idx, "video_labels": self.labels[index], "video_index": index}
+        return {
+            "feats": feats[idx],
+            "snippet_index": idx,
+            "video_labels": self.labels[index],
+            "video_index": index,
+        }
 
 
 def collate_temporal(items: Sequence[dict]) -> TemporalBatch:
@@ -169,7 +189,9 @@ def collate_temporal(items: Sequence[dict]) -> TemporalBatch:
     return TemporalBatch(
         feats=torch.from_numpy(feats),
         mask=torch.from_numpy(snip >= 0),
-        video_labels=torch.from_numpy(np.stack([np.asarray(it["video_labels"], np.float32) for it in items])),
+        video_labels=torch.from_numpy(
+            np.stack([np.asarray(it["video_labels"], np.float32) for it in items])
+        ),
         snippet_index=torch.from_numpy(snip),
         video_index=torch.as_tensor([int(it["video_index"]) for it in items], dtype=torch.int64),
     )
@@ -199,7 +221,9 @@ class ClassBalancedBatchSampler(torch.utils.data.Sampler[list[int]]):
     ) -> None:
         labels = np.asarray(video_labels) > 0
         self.members = [np.flatnonzero(labels[:, c]) for c in range(labels.shape[1])]
-        self.valid_classes = np.array([c for c, m in enumerate(self.members) if m.size], dtype=np.int64)
+        self.valid_classes = np.array(
+            [c for c, m in enumerate(self.members) if m.size], dtype=np.int64
+        )
         if self.valid_classes.size == 0:
             raise ValueError("ClassBalancedBatchSampler: no class has a positive video")
         self.classes_per_batch = min(classes_per_batch, int(self.valid_classes.size))
@@ -224,5 +248,9 @@ class ClassBalancedBatchSampler(torch.utils.data.Sampler[list[int]]):
             batch: list[int] = []
             for c in classes:
                 m = self.members[c]
-                batch.extend(rng.choice(m, size=self.videos_per_class, replace=m.size < self.videos_per_class).tolist())
+                batch.extend(
+                    rng.choice(
+                        m, size=self.videos_per_class, replace=m.size < self.videos_per_class
+                    ).tolist()
+                )
             yield batch[self.rank :: self.world_size]

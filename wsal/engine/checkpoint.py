@@ -20,7 +20,9 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
         torch.save(state, fh)
 
 
-def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_checkpoint(
+    path: str | Path, *, map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``).
 
     Raises :class:`FormatError` naming the file when it is missing, truncated or holds
@@ -32,4 +34,6 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     try:
         return torch.load(p, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises many types for corrupt or unsafe files
-        raise FormatError(p, f"cannot load checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+        raise FormatError(
+            p, f"cannot load checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+        ) from None

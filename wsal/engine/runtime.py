@@ -13,7 +13,14 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "resolve_device", "resolve_precision", "make_fabric", "rng_state", "set_rng_state"]
+__all__ = [
+    "seed_everything",
+    "resolve_device",
+    "resolve_precision",
+    "make_fabric",
+    "rng_state",
+    "set_rng_state",
+]
 
 
 def seed_everything(seed: int) -> None:

@@ -28,15 +28,20 @@ import numpy as np
 import torch
 
 from wsal.config import RunConfig, config_to_dict, load_run_config, merge_config, save_config
-from wsal.data.temporal import ClassBalancedBatchSampler, SnippetDataset, TemporalBatch, collate_temporal
+from wsal.data.temporal import (
+    ClassBalancedBatchSampler,
+    SnippetDataset,
+    TemporalBatch,
+    collate_temporal,
+)
 from wsal.engine.checkpoint import load_checkpoint, save_checkpoint
 from wsal.engine.runtime import make_fabric, rng_state, seed_everything, set_rng_state
 from wsal.errors import WsalError
 from wsal.io.atomic import write_json_atomic, write_text_atomic
 from wsal.io.features import TemporalFolder, open_temporal_folder
+from wsal.localize.temporal import RawScores
 from wsal.methods import METHODS
 from wsal.methods.base import TemporalMethod
-from wsal.localize.temporal import RawScores
 from wsal.progress import progress
 
 __all__ = [
@@ -50,7 +55,9 @@ __all__ = [
 ]
 
 
-def build_method(name: str, model_cfg: Any, *, feature_dim: int, num_classes: int) -> TemporalMethod:
+def build_method(
+    name: str, model_cfg: Any, *, feature_dim: int, num_classes: int
+) -> TemporalMethod:
     """The one place where a config becomes constructor arguments."""
     cls = METHODS[name]
     return cls(feature_dim=feature_dim, num_classes=num_classes, **dataclasses.asdict(model_cfg))
@@ -63,7 +70,9 @@ def carve_validation(videos: list[str], fraction: float, seed: int) -> tuple[lis
     rng = np.random.default_rng((seed, 104729))
     n_val = min(len(videos) - 1, max(1, int(round(fraction * len(videos)))))
     val_idx = set(rng.permutation(len(videos))[:n_val].tolist())
-    return [v for i, v in enumerate(videos) if i not in val_idx], [v for i, v in enumerate(videos) if i in val_idx]
+    return [v for i, v in enumerate(videos) if i not in val_idx], [
+        v for i, v in enumerate(videos) if i in val_idx
+    ]
 
 
 @dataclass
@@ -89,14 +98,18 @@ def _batches(ds: SnippetDataset, cfg: RunConfig, rank: int, world: int):
             world_size=world,
         )
     else:
-        sampler = _RandomBatches(len(ds), t.batch_size, cfg.seed, t.iterations_per_epoch, rank, world)
+        sampler = _RandomBatches(
+            len(ds), t.batch_size, cfg.seed, t.iterations_per_epoch, rank, world
+        )
     return sampler
 
 
 class _RandomBatches(torch.utils.data.Sampler[list[int]]):
     """Shuffled batches, seeded by (seed, epoch); each DDP rank takes a slice of every batch."""
 
-    def __init__(self, n: int, batch_size: int, seed: int, num_batches: int | None, rank: int, world: int):
+    def __init__(
+        self, n: int, batch_size: int, seed: int, num_batches: int | None, rank: int, world: int
+    ):
         self.n, self.bs, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
         self.num_batches = num_batches or max(1, math.ceil(n / batch_size))
         self.epoch = 0
@@ -109,7 +122,9 @@ class _RandomBatches(torch.utils.data.Sampler[list[int]]):
 
     def __iter__(self):
         rng = np.random.default_rng((self.seed, self.epoch, 15485863))
-        order = np.concatenate([rng.permutation(self.n) for _ in range(math.ceil(self.num_batches * self.bs / self.n))])
+        order = np.concatenate(
+            [rng.permutation(self.n) for _ in range(math.ceil(self.num_batches * self.bs / self.n))]
+        )
         for i in range(self.num_batches):
             yield order[i * self.bs : (i + 1) * self.bs][self.rank :: self.world].tolist()
 
@@ -143,19 +158,34 @@ def train_temporal(
     run_dir = Path(run_dir)
     seed_everything(cfg.seed)
     fabric = make_fabric(cfg.train.device, cfg.train.precision)
-    folder = open_temporal_folder(cfg.data.root, streams=cfg.data.streams, splits=(cfg.data.train_split,))
-    train_videos, val_videos = carve_validation(folder.splits[cfg.data.train_split], cfg.train.val_fraction, cfg.seed)
+    folder = open_temporal_folder(
+        cfg.data.root, streams=cfg.data.streams, splits=(cfg.data.train_split,)
+    )
+    train_videos, val_videos = carve_validation(
+        folder.splits[cfg.data.train_split], cfg.train.val_fraction, cfg.seed
+    )
     ds = SnippetDataset(
-        folder, cfg.data.train_split, videos=train_videos, max_snippets=cfg.data.max_snippets,
-        sampling=cfg.data.sampling, train=True, seed=cfg.seed,
+        folder,
+        cfg.data.train_split,
+        videos=train_videos,
+        max_snippets=cfg.data.max_snippets,
+        sampling=cfg.data.sampling,
+        train=True,
+        seed=cfg.seed,
     )
     if len(ds) == 0:
         raise WsalError(f"{folder.root}: no training videos in split '{cfg.data.train_split}'")
-    model = build_method(cfg.method, cfg.model, feature_dim=ds.feature_dim, num_classes=ds.num_classes)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    model = build_method(
+        cfg.method, cfg.model, feature_dim=ds.feature_dim, num_classes=ds.num_classes
+    )
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
+    )
     model, optimizer = fabric.setup(model, optimizer)
     sampler = _batches(ds, cfg, fabric.global_rank, fabric.world_size)
-    loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_temporal, num_workers=cfg.train.num_workers)
+    loader = torch.utils.data.DataLoader(
+        ds, batch_sampler=sampler, collate_fn=collate_temporal, num_workers=cfg.train.num_workers
+    )
 
     start_epoch, history = 0, []
     ckpt_path = run_dir / "checkpoints" / "last.pt"
@@ -184,22 +214,45 @@ def train_temporal(
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v
             iterations += 1
-        row = {"epoch": epoch + 1, **{f"loss/{k}": v / max(1, len(loader)) for k, v in sums.items()}}
+        row = {
+            "epoch": epoch + 1,
+            **{f"loss/{k}": v / max(1, len(loader)) for k, v in sums.items()},
+        }
         if val_videos and cfg.train.eval_every and (epoch + 1) % cfg.train.eval_every == 0:
-            row["val/average_mAP"] = _validate(_unwrap(model), cfg, folder, val_videos, fabric.device)
+            row["val/average_mAP"] = _validate(
+                _unwrap(model), cfg, folder, val_videos, fabric.device
+            )
         history.append(row)
-        log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        log(
+            " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+        )
         last = epoch + 1 == cfg.train.epochs
-        if fabric.is_global_zero and (last or (epoch + 1) % max(1, cfg.train.checkpoint_every) == 0):
-            save_checkpoint(ckpt_path, {
-                "model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
-                "epoch": epoch, "history": history, "rng": rng_state(), "config": config_to_dict(cfg),
-            })
+        if fabric.is_global_zero and (
+            last or (epoch + 1) % max(1, cfg.train.checkpoint_every) == 0
+        ):
+            save_checkpoint(
+                ckpt_path,
+                {
+                    "model": _unwrap(model).state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "epoch": epoch,
+                    "history": history,
+                    "rng": rng_state(),
+                    "config": config_to_dict(cfg),
+                },
+            )
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and not last:
             return TrainResult(run_dir, history, time.perf_counter() - t0, iterations)
     if fabric.is_global_zero:
-        save_checkpoint(run_dir / "model.pt", {"model": _unwrap(model).state_dict(), "config": config_to_dict(cfg),
-                                               "classes": folder.classes, "feature_dim": ds.feature_dim})
+        save_checkpoint(
+            run_dir / "model.pt",
+            {
+                "model": _unwrap(model).state_dict(),
+                "config": config_to_dict(cfg),
+                "classes": folder.classes,
+                "feature_dim": ds.feature_dim,
+            },
+        )
         _write_history(run_dir / "history.csv", history)
     return TrainResult(run_dir, history, time.perf_counter() - t0, iterations)
 
@@ -209,13 +262,17 @@ def _unwrap(model: torch.nn.Module) -> TemporalMethod:
     return getattr(inner, "module", inner)
 
 
-def _step(fabric, model, optimizer, batch: TemporalBatch, grad_clip: float | None) -> dict[str, float]:
+def _step(
+    fabric, model, optimizer, batch: TemporalBatch, grad_clip: float | None
+) -> dict[str, float]:
     optimizer.zero_grad(set_to_none=True)
     out = model(batch)
     losses = _unwrap(model).losses(batch, out)
     total = losses["total"]
     if not torch.isfinite(total):
-        raise WsalError(f"training diverged: loss is {total.item()} ({', '.join(f'{k}={v.item():.4g}' for k, v in losses.items())})")
+        raise WsalError(
+            f"training diverged: loss is {total.item()} ({', '.join(f'{k}={v.item():.4g}' for k, v in losses.items())})"
+        )
     fabric.backward(total)
     if grad_clip:
         fabric.clip_gradients(model, optimizer, max_norm=grad_clip)
@@ -223,23 +280,33 @@ def _step(fabric, model, optimizer, batch: TemporalBatch, grad_clip: float | Non
     return {k: float(v.detach()) for k, v in losses.items()}
 
 
-def _write_run_json(run_dir, cfg, folder: TemporalFolder, train_videos, val_videos, feature_dim, fabric) -> None:
+def _write_run_json(
+    run_dir, cfg, folder: TemporalFolder, train_videos, val_videos, feature_dim, fabric
+) -> None:
     if not fabric.is_global_zero:
         return
-    write_json_atomic(run_dir / "run.json", {
-        "method": cfg.method,
-        "seed": cfg.seed,
-        "data": str(folder.root),
-        "classes": folder.classes,
-        "feature_dim": feature_dim,
-        "snippet": {"frames_per_snippet": folder.timing.frames_per_snippet, "fps": folder.timing.fps},
-        "train_videos": train_videos,
-        "validation_videos": val_videos,
-        "model_selection": "none: the final checkpoint is used" if not val_videos
-        else "validation videos carved from the training split; the final checkpoint is used",
-        "device": str(fabric.device),
-        "world_size": fabric.world_size,
-    }, indent=1)
+    write_json_atomic(
+        run_dir / "run.json",
+        {
+            "method": cfg.method,
+            "seed": cfg.seed,
+            "data": str(folder.root),
+            "classes": folder.classes,
+            "feature_dim": feature_dim,
+            "snippet": {
+                "frames_per_snippet": folder.timing.frames_per_snippet,
+                "fps": folder.timing.fps,
+            },
+            "train_videos": train_videos,
+            "validation_videos": val_videos,
+            "model_selection": "none: the final checkpoint is used"
+            if not val_videos
+            else "validation videos carved from the training split; the final checkpoint is used",
+            "device": str(fabric.device),
+            "world_size": fabric.world_size,
+        },
+        indent=1,
+    )
 
 
 @torch.no_grad()
@@ -262,7 +329,9 @@ def _raw_scores(model: TemporalMethod, ds: SnippetDataset, device) -> dict[str, 
     return out
 
 
-def localize_raw(raw: dict[str, RawScores], classes: list[str], preset: str, overrides: dict | None = None):
+def localize_raw(
+    raw: dict[str, RawScores], classes: list[str], preset: str, overrides: dict | None = None
+):
     """Localize saved raw scores with a named preset (plus field overrides) -> TemporalDetections."""
     from wsal.localize.temporal import PRESETS, localize_many, to_temporal_detections
 
@@ -272,15 +341,24 @@ def localize_raw(raw: dict[str, RawScores], classes: list[str], preset: str, ove
     return to_temporal_detections(localize_many(raw, config=lcfg), classes)
 
 
-def _validate(model: TemporalMethod, cfg: RunConfig, folder: TemporalFolder, videos: list[str], device) -> float:
+def _validate(
+    model: TemporalMethod, cfg: RunConfig, folder: TemporalFolder, videos: list[str], device
+) -> float:
     from wsal.evaluation.temporal import parse_thresholds, temporal_map
 
     ds = SnippetDataset(folder, cfg.data.train_split, videos=videos, train=False, sampling="none")
     raw = _raw_scores(model, ds, device)
-    dets = localize_raw(raw, folder.classes, cfg.localize.preset or type(model).localizer_preset, cfg.localize.overrides)
+    dets = localize_raw(
+        raw,
+        folder.classes,
+        cfg.localize.preset or type(model).localizer_preset,
+        cfg.localize.overrides,
+    )
     sub = folder.gt.select(videos, subset_name="validation")
     model.train()
-    return float(temporal_map(sub, dets, tiou_thresholds=parse_thresholds(cfg.eval.tiou)).average_mAP)
+    return float(
+        temporal_map(sub, dets, tiou_thresholds=parse_thresholds(cfg.eval.tiou)).average_mAP
+    )
 
 
 def load_run(run_dir: str | Path, *, device: str = "cpu") -> tuple[RunConfig, TemporalMethod, dict]:
@@ -288,7 +366,12 @@ def load_run(run_dir: str | Path, *, device: str = "cpu") -> tuple[RunConfig, Te
     run_dir = Path(run_dir)
     state = load_checkpoint(run_dir / "model.pt", map_location=device)
     cfg = load_run_config(run_dir / "config.yaml")
-    model = build_method(cfg.method, cfg.model, feature_dim=int(state["feature_dim"]), num_classes=len(state["classes"]))
+    model = build_method(
+        cfg.method,
+        cfg.model,
+        feature_dim=int(state["feature_dim"]),
+        num_classes=len(state["classes"]),
+    )
     model.load_state_dict(state["model"])
     return cfg, model.to(device).eval(), state
 
@@ -311,10 +394,19 @@ def predict_temporal(
 
     dev = resolve_device(device)
     cfg, model, state = load_run(run_dir, device=dev)
-    folder = open_temporal_folder(data_root or cfg.data.root, streams=cfg.data.streams, splits=(split,))
+    folder = open_temporal_folder(
+        data_root or cfg.data.root, streams=cfg.data.streams, splits=(split,)
+    )
     if list(state["classes"]) != folder.classes:
-        raise WsalError(f"{folder.root}: classes differ from the run's ({len(folder.classes)} vs {len(state['classes'])})")
+        raise WsalError(
+            f"{folder.root}: classes differ from the run's ({len(folder.classes)} vs {len(state['classes'])})"
+        )
     ds = SnippetDataset(folder, split, train=False, sampling="none")
     raw = _raw_scores(model, ds, dev)
-    dets = localize_raw(raw, folder.classes, preset or cfg.localize.preset or type(model).localizer_preset, cfg.localize.overrides)
+    dets = localize_raw(
+        raw,
+        folder.classes,
+        preset or cfg.localize.preset or type(model).localizer_preset,
+        cfg.localize.overrides,
+    )
     return raw, dets, folder

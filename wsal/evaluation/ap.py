@@ -52,7 +52,9 @@ def voc_ap(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
     mrec = np.concatenate([zeros, recall, np.ones((*lead, 1))], axis=-1)
     mprec = np.flip(np.maximum.accumulate(np.flip(mprec, -1), axis=-1), -1)
     changed = mrec[..., 1:] != mrec[..., :-1]
-    return np.sum(np.where(changed, (mrec[..., 1:] - mrec[..., :-1]) * mprec[..., 1:], 0.0), axis=-1)
+    return np.sum(
+        np.where(changed, (mrec[..., 1:] - mrec[..., :-1]) * mprec[..., 1:], 0.0), axis=-1
+    )
 
 
 def trapezoid_ap(precision: np.ndarray, recall: np.ndarray, *, dtype=np.float64) -> float:

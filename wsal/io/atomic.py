@@ -16,11 +16,19 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["atomic_open", "write_text_atomic", "write_json_atomic", "save_npy_atomic", "save_npz_atomic"]
+__all__ = [
+    "atomic_open",
+    "write_text_atomic",
+    "write_json_atomic",
+    "save_npy_atomic",
+    "save_npz_atomic",
+]
 
 
 @contextmanager
-def atomic_open(path: str | Path, mode: str = "w", *, encoding: str | None = "utf-8") -> Iterator[IO]:
+def atomic_open(
+    path: str | Path, mode: str = "w", *, encoding: str | None = "utf-8"
+) -> Iterator[IO]:
     """Open a temporary file next to ``path``; on success fsync and rename it onto ``path``.
 
     ``mode`` is ``"w"`` (text) or ``"wb"`` (binary). On an exception the temporary file is

@@ -29,7 +29,13 @@ from wsal.errors import FormatError
 from wsal.io.safe_pickle import load_npy
 from wsal.structures import SnippetTiming, TemporalGroundTruth
 
-__all__ = ["TemporalFolder", "open_temporal_folder", "check_features", "open_box_features", "safe_video_filename"]
+__all__ = [
+    "TemporalFolder",
+    "open_temporal_folder",
+    "check_features",
+    "open_box_features",
+    "safe_video_filename",
+]
 
 #: Streams whose lengths may differ by this many snippets (I3D RGB vs. flow); longer ones are cut.
 STREAM_LENGTH_SLACK = 1
@@ -56,14 +62,19 @@ def check_features(feats: np.ndarray, *, path: str | Path, video: str) -> np.nda
     Returns the array as float32.
     """
     if feats.ndim != 2:
-        raise FormatError(path, f"features of video '{video}' must be T x D, got shape {feats.shape}")
+        raise FormatError(
+            path, f"features of video '{video}' must be T x D, got shape {feats.shape}"
+        )
     if not np.issubdtype(feats.dtype, np.floating) and not np.issubdtype(feats.dtype, np.integer):
         raise FormatError(path, f"features of video '{video}' have non-numeric dtype {feats.dtype}")
     out = np.asarray(feats, dtype=np.float32)
     bad = ~np.isfinite(out).all(axis=1)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise FormatError(path, f"features of video '{video}' contain NaN/Inf ({int(bad.sum())} snippets, first: snippet {first})")
+        raise FormatError(
+            path,
+            f"features of video '{video}' contain NaN/Inf ({int(bad.sum())} snippets, first: snippet {first})",
+        )
     return out
 
 
@@ -111,7 +122,9 @@ class TemporalFolder:
         for stream in self.streams:
             path = self.feature_path(split, stream, video)
             if not path.is_file():
-                raise FormatError(path, f"feature file missing for video '{video}' listed in split '{split}'")
+                raise FormatError(
+                    path, f"feature file missing for video '{video}' listed in split '{split}'"
+                )
             arrays.append(check_features(load_npy(path), path=path, video=video))
         lengths = [a.shape[0] for a in arrays]
         if max(lengths) - min(lengths) > STREAM_LENGTH_SLACK:
@@ -121,7 +134,9 @@ class TemporalFolder:
             )
         t = min(lengths)
         if t == 0:
-            raise FormatError(self.feature_path(split, self.streams[0], video), f"video '{video}' has no snippets")
+            raise FormatError(
+                self.feature_path(split, self.streams[0], video), f"video '{video}' has no snippets"
+            )
         return np.concatenate([a[:t] for a in arrays], axis=1)
 
     def check(self, split: str) -> None:
@@ -130,13 +145,20 @@ class TemporalFolder:
             for stream in self.streams:
                 path = self.feature_path(split, stream, video)
                 if not path.is_file():
-                    raise FormatError(path, f"feature file missing for video '{video}' listed in split_{split}.txt")
+                    raise FormatError(
+                        path,
+                        f"feature file missing for video '{video}' listed in split_{split}.txt",
+                    )
 
     def video_labels(self, split: str) -> np.ndarray:
         """``(V, C)`` float32 multi-hot video-level labels of the videos of ``split`` (in order)."""
         labels = self.gt.video_labels()
         zero = np.zeros(len(self.classes), dtype=np.float32)
-        return np.stack([labels.get(v, zero) for v in self.splits[split]]) if self.splits[split] else np.zeros((0, len(self.classes)), np.float32)
+        return (
+            np.stack([labels.get(v, zero) for v in self.splits[split]])
+            if self.splits[split]
+            else np.zeros((0, len(self.classes)), np.float32)
+        )
 
 
 def _read_meta_timing(path: Path) -> SnippetTiming:
@@ -147,7 +169,9 @@ def _read_meta_timing(path: Path) -> SnippetTiming:
         snip = meta.get("snippet", {}) if isinstance(meta, dict) else {}
         return SnippetTiming(int(snip.get("frames_per_snippet", 16)), float(snip.get("fps", 25.0)))
     except json.JSONDecodeError as e:
-        raise FormatError(path, f"invalid JSON ({e.msg})", where=f"line {e.lineno} column {e.colno}") from None
+        raise FormatError(
+            path, f"invalid JSON ({e.msg})", where=f"line {e.lineno} column {e.colno}"
+        ) from None
     except (TypeError, ValueError) as e:
         raise FormatError(path, f"invalid snippet timing ({e})") from None
 
@@ -215,5 +239,8 @@ def open_box_features(path: str | Path, *, rows: int | None = None) -> np.ndarra
     if arr.dtype not in (np.float16, np.float32, np.float64):
         raise FormatError(path, f"box features must be float16/float32, got {arr.dtype}")
     if rows is not None and arr.shape[0] != rows:
-        raise FormatError(path, f"{arr.shape[0]} feature rows but {rows} proposal rows (row i must match proposal row i)")
+        raise FormatError(
+            path,
+            f"{arr.shape[0]} feature rows but {rows} proposal rows (row i must match proposal row i)",
+        )
     return arr

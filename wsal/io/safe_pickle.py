@@ -41,7 +41,11 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 def _numpy_private(name: str) -> Any:
     from numpy._core import multiarray, numeric
 
-    return {"_reconstruct": multiarray._reconstruct, "scalar": multiarray.scalar, "_frombuffer": numeric._frombuffer}[name]
+    return {
+        "_reconstruct": multiarray._reconstruct,
+        "scalar": multiarray.scalar,
+        "_frombuffer": numeric._frombuffer,
+    }[name]
 
 
 def _latin1_encode(obj: str, encoding: str = "latin1") -> bytes:
@@ -59,13 +63,18 @@ class RestrictedUnpickler(pickle.Unpickler):
         key = (module, name)
         if key in _ALLOWED:
             return _ALLOWED[key]
-        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name in ("_reconstruct", "scalar"):
+        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name in (
+            "_reconstruct",
+            "scalar",
+        ):
             return _numpy_private(name)
         if module in ("numpy.core.numeric", "numpy._core.numeric") and name == "_frombuffer":
             return _numpy_private(name)
         if key == ("_codecs", "encode"):
             return _latin1_encode
-        raise pickle.UnpicklingError(f"global '{module}.{name}' is not allowed (only numpy arrays and builtin data)")
+        raise pickle.UnpicklingError(
+            f"global '{module}.{name}' is not allowed (only numpy arrays and builtin data)"
+        )
 
 
 def _restricted_loads(data: bytes, path: str | Path, encoding: str) -> Any:
@@ -73,7 +82,16 @@ def _restricted_loads(data: bytes, path: str | Path, encoding: str) -> Any:
         return RestrictedUnpickler(io.BytesIO(data), encoding=encoding).load()
     except pickle.UnpicklingError as e:
         raise FormatError(path, f"refused to unpickle: {e}") from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError, MemoryError) as e:
+    except (
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        OverflowError,
+        MemoryError,
+    ) as e:
         raise FormatError(path, f"not a readable pickle ({type(e).__name__}: {e})") from None
 
 
@@ -143,5 +161,7 @@ def load_npy(path: str | Path, *, mmap_mode: str | None = None) -> np.ndarray:
         try:
             arr = arr.reshape(shape, order="F" if fortran else "C")
         except ValueError:
-            raise FormatError(p, f"object array has shape {arr.shape}, header says {shape}") from None
+            raise FormatError(
+                p, f"object array has shape {arr.shape}, header says {shape}"
+            ) from None
     return arr

@@ -56,7 +56,9 @@ class TemporalMethod(nn.Module):
     def forward(self, batch: TemporalBatch) -> TemporalOutput:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def losses(self, batch: TemporalBatch, out: TemporalOutput) -> dict[str, torch.Tensor]:  # pragma: no cover
+    def losses(
+        self, batch: TemporalBatch, out: TemporalOutput
+    ) -> dict[str, torch.Tensor]:  # pragma: no cover
         raise NotImplementedError
 
     def on_epoch_start(self, epoch: int, *, total_epochs: int) -> dict[str, float]:

@@ -41,9 +41,19 @@ class MilTopK(TemporalMethod):
     Config = MilTopKConfig
     localizer_preset = "wtalc"
 
-    def __init__(self, *, feature_dim: int, num_classes: int, hidden_dim: int = 512, dropout: float = 0.5, k_divisor: int = 8):
+    def __init__(
+        self,
+        *,
+        feature_dim: int,
+        num_classes: int,
+        hidden_dim: int = 512,
+        dropout: float = 0.5,
+        k_divisor: int = 8,
+    ):
         super().__init__()
-        self.embed = nn.Sequential(nn.Linear(feature_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout))
+        self.embed = nn.Sequential(
+            nn.Linear(feature_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout)
+        )
         self.classifier = nn.Linear(hidden_dim, num_classes)
         self.k_divisor = k_divisor
 
