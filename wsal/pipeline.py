@@ -148,6 +148,7 @@ def localize_to_file(
 
     Returns the number of segments written.
     """
+    from wsal.engine.trainer import check_localizer_inputs
     from wsal.io.temporal import write_activitynet_results
     from wsal.localize.temporal import (
         PRESETS,
@@ -163,6 +164,7 @@ def localize_to_file(
     )
     classes = _run_classes(Path(run_dir) if run_dir else Path(scores).parent)
     raw = load_raw_scores(scores)
+    check_localizer_inputs(raw, cfg, preset)
     dets = to_temporal_detections(localize_many(raw, config=cfg), classes)
     write_activitynet_results(out, dets)
     return len(dets)

@@ -338,7 +338,22 @@ def localize_raw(
     if preset not in PRESETS:
         raise WsalError(f"unknown localizer preset '{preset}'; available: {', '.join(PRESETS)}")
     lcfg = merge_config(PRESETS[preset], overrides) if overrides else PRESETS[preset]
+    check_localizer_inputs(raw, lcfg, preset)
     return to_temporal_detections(localize_many(raw, config=lcfg), classes)
+
+
+def check_localizer_inputs(raw: dict[str, RawScores], lcfg, preset: str) -> None:
+    """Fail with a clear message when a preset needs scores the method did not produce."""
+    if lcfg.score_source != "cas" and any(r.actionness is None for r in raw.values()):
+        raise WsalError(
+            f"localizer preset '{preset}' uses score_source='{lcfg.score_source}', which needs "
+            "actionness scores; this method produces none (use a 'cas' preset such as 'dml' or 'wtalc')"
+        )
+    needs_video = lcfg.class_filter in ("threshold", "topk") or lcfg.video_score_weight != 0
+    if needs_video and any(r.video_scores is None for r in raw.values()):
+        raise WsalError(
+            f"localizer preset '{preset}' needs video-level scores, which the raw scores lack"
+        )
 
 
 def _validate(
