@@ -84,11 +84,12 @@ def bench(feature_dim: int, num_classes: int, profile: str, iters: int, warmup: 
     }
 
 
-def bench_floor(feature_dim: int, profile: str, iters: int, warmup: int) -> float:
-    """Seconds per iteration of the embedding product alone (forward + weight gradient).
+def bench_floor(feature_dim: int, profile: str, iters: int, warmup: int) -> tuple[float, float]:
+    """Seconds per iteration (wall, process CPU) of the embedding product alone.
 
-    The unavoidable part of a DML step (``2 N D^2`` multiply-adds for ``N`` real snippets);
-    the ratio of a DML step to it shows the overhead of everything else.
+    Forward and weight gradient of ``Linear(D, D)`` on the real snippets: the unavoidable
+    part of a DML step (``2 N D^2`` multiply-adds); the ratio of a DML step to it shows the
+    overhead of everything else.
     """
     rng = np.random.default_rng(0)
     batches = [make_batch(feature_dim, 20, profile, rng) for _ in range(8)]
@@ -96,10 +97,10 @@ def bench_floor(feature_dim: int, profile: str, iters: int, warmup: int) -> floa
     layer = torch.nn.Linear(feature_dim, feature_dim)
     for i in range(warmup + iters):
         if i == warmup:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
         layer.zero_grad(set_to_none=True)
         layer(packed[i % len(packed)]).sum().backward()
-    return (time.perf_counter() - t0) / iters
+    return (time.perf_counter() - t0) / iters, (time.process_time() - c0) / iters
 
 
 def profile_once(feature_dim: int, num_classes: int, profile: str, iters: int) -> None:
@@ -140,11 +141,12 @@ def main() -> None:
         for prof in args.profiles:
             iters = args.iters if d <= 1024 else max(5, args.iters // 5)
             r = bench(d, args.classes, prof, iters, args.warmup)
-            floor = bench_floor(d, prof, iters, args.warmup)
+            floor, floor_cpu = bench_floor(d, prof, iters, args.warmup)
             print(
                 f"D={d:5d} {prof:5s}: {r['s_per_iter']:.4f} s/iter (process CPU "
                 f"{r['cpu_s_per_iter']:.4f} s/iter), {r['snippets_per_s']:7.0f} snippets/s, "
-                f"real snippets {r['real_fraction']:.0%}; embedding product alone {floor:.4f} s/iter"
+                f"real snippets {r['real_fraction']:.0%}; embedding product alone {floor:.4f} s/iter "
+                f"(CPU {floor_cpu:.4f})"
             )
             if args.profile:
                 profile_once(d, args.classes, prof, 5)

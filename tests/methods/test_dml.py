@@ -21,7 +21,6 @@ from wsal.methods.dml import (
     DMLConfig,
     balanced_bce,
     block_topk_mean,
-    byte_dropout,
     class_attention_pool,
     class_pair_means,
     clip_scores,
@@ -29,6 +28,7 @@ from wsal.methods.dml import (
     log1mexp,
     pair_distances,
     plain_bce,
+    relu_dropout,
     softmax_mil_loss,
     triplet_loss,
     video_log_not_prob,
@@ -563,13 +563,17 @@ def test_generic_contract(dml_registered, check, kwargs):
     getattr(_contract, check)(dml_registered, **kwargs)
 
 
-def test_byte_dropout_keeps_q_over_256_and_is_unbiased():
+def test_relu_dropout_keeps_q_over_256_and_is_unbiased():
     torch.manual_seed(0)
-    x = torch.ones(400, 500)
-    y = byte_dropout(x, 0.7, True)
+    x = torch.linspace(-1.0, 3.0, 200_000).view(400, 500)
+    y = relu_dropout(x, 0.7, True)
     q = round(256 * 0.3)  # 77
+    pos = x > 0
     kept = y != 0
-    assert kept.float().mean().item() == pytest.approx(q / 256, abs=0.005)
-    assert torch.all(y[kept] == 256 / q) and y.mean().item() == pytest.approx(1.0, abs=0.02)
-    assert byte_dropout(x, 0.7, False) is x and byte_dropout(x, 0.0, True) is x
-    assert torch.all(byte_dropout(x, 1.0, True) == 0)
+    assert not kept[~pos].any()  # ReLU
+    assert kept[pos].float().mean().item() == pytest.approx(q / 256, abs=0.005)
+    torch.testing.assert_close(y[kept], x[kept] * 256 / q)
+    assert y.mean().item() == pytest.approx(F.relu(x).mean().item(), rel=0.02)
+    torch.testing.assert_close(relu_dropout(x, 0.7, False), F.relu(x))
+    torch.testing.assert_close(relu_dropout(x, 0.0, True), F.relu(x))
+    assert torch.all(relu_dropout(x, 1.0, True) == 0)

@@ -46,7 +46,7 @@ __all__ = [
     "class_pair_means",
     "triplet_loss",
     "contrastive_loss",
-    "byte_dropout",
+    "relu_dropout",
 ]
 
 ClsLoss = Literal["bbce", "bce", "softmax_mil"]
@@ -66,7 +66,7 @@ class DMLConfig:
 
     embed_dim: int | None = None  # Sec. 3.2: embedding keeps the feature dimension (None: = D)
     dropout: float = 0.7  # Sec. 3.2 names a dropout layer, no rate; 0.7 as in the authors' code
-    # (drawn with 8-bit resolution by byte_dropout: the keep probability is a multiple of 1/256)
+    # (drawn with 8-bit resolution by relu_dropout: the keep probability is a multiple of 1/256)
     kappa: float | None = 4.0  # Eq. 1 clipping threshold (Sec. 4.4, Table 5); None: no clipping
     blocks: bool = True  # Sec. 3.3 block-based video score; False: one block per video (Table 4)
     block_size: int = 60  # l_w, snippets per block (Sec. 4.2, Fig. 4b)
@@ -89,32 +89,31 @@ class DMLConfig:
 # --------------------------------------------------------------------------------------------
 
 
-def byte_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """Inverted dropout (Sec. 3.2) drawing one random byte per element.
+def relu_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """``dropout(relu(x))`` (Sec. 3.2) as one multiplication by a mask drawn one byte per element.
 
     ``F.dropout`` draws a Bernoulli variable per element, which on CPU costs about as much as
-    the embedding's matrix product. Here each 64-bit random integer yields 8 uniform bytes,
-    and an element is kept when its byte is below ``q = round(256 (1 - p))``: the keep
-    probability is ``q / 256`` (0.3008 for p = 0.7) and kept values are scaled by ``256 / q``,
-    so the output's expectation is exactly ``x``.
+    the embedding's matrix product. Here each 64-bit random integer yields 8 uniform bytes and
+    an element is kept when its byte is below ``q = round(256 (1 - p))``: the keep probability
+    is ``q / 256`` (0.3008 for p = 0.7) and kept values are scaled by ``256 / q``, so the
+    expectation is exactly ``relu(x)``. ReLU and dropout share the mask ``[x > 0] [kept]``, so
+    the backward pass is a single multiplication too.
 
     Args:
-        x: any tensor, e.g. ``(N, d)`` embedded features.
+        x: pre-activations, any shape, e.g. ``(N, d)``.
         p: drop probability in ``[0, 1]``.
-        training: apply dropout (False: return ``x``).
+        training: apply dropout (False: plain ReLU).
     """
-    if not training or p <= 0.0:
-        return x
     q = min(256, round(256 * (1.0 - p)))
-    if q >= 256:
-        return x
+    if not training or q >= 256:
+        return F.relu(x)
     if q <= 0:
         return x * 0.0
     n = x.numel()
     words = torch.empty((n + 7) // 8, dtype=torch.int64, device=x.device).random_(-(2**63), None)
-    u = words.view(torch.uint8)[:n].view(x.shape).to(x.dtype)  # uniform on {0, ..., 255}
-    keep = (q - u).clamp_(0.0, 1.0).mul_(256.0 / q)  # 256/q where u < q, else 0
-    return x * keep
+    kept = words.view(torch.uint8)[:n].view(x.shape) < q  # uniform bytes in {0, ..., 255}
+    mask = (kept & (x > 0)).to(x.dtype).mul_(256.0 / q)
+    return x * mask
 
 
 # --------------------------------------------------------------------------------------------
@@ -521,15 +520,15 @@ class DeepMetricMIL(TemporalMethod):
         """
         b, t, _ = feats.shape
         if bool(mask.all()):
-            u = byte_dropout(F.relu(self.embed(feats)), self.dropout, self.training)
+            u = relu_dropout(self.embed(feats), self.dropout, self.training)
             return u, self.classifier(u)
         rows = mask.reshape(-1).nonzero().squeeze(1)  # (N,) flat indices of real snippets
-        h = F.relu(self.embed(feats.reshape(b * t, -1).index_select(0, rows)))
-        h = byte_dropout(h, self.dropout, self.training)  # (N, d)
+        h = self.embed(feats.reshape(b * t, -1).index_select(0, rows))
+        h = relu_dropout(h, self.dropout, self.training)  # (N, d)
         logits = self.classifier(h)  # (N, C)
-        u = h.new_zeros(b * t, h.shape[1]).index_copy_(0, rows, h).view(b, t, -1)
-        s = logits.new_zeros(b * t, logits.shape[1]).index_copy_(0, rows, logits).view(b, t, -1)
-        return u, s
+        u = h.new_zeros(b * t, h.shape[1]).index_copy_(0, rows, h)
+        s = logits.new_zeros(b * t, logits.shape[1]).index_copy_(0, rows, logits)
+        return u.view(b, t, -1), s.view(b, t, -1)
 
     def forward(self, batch: TemporalBatch) -> TemporalOutput:
         """Snippet scores (Eq. 1), block scores (Eq. 4) and video probabilities (Eq. 2-3).
