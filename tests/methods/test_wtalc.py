@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -24,34 +23,6 @@ from wsal.methods.wtalc import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _load_contract():
-    """The generic contract tests, loaded by path (independent of pytest's import mode)."""
-    spec = importlib.util.spec_from_file_location(
-        "_wtalc_contract", Path(__file__).with_name("test_contract.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_contract = _load_contract()
-# Generic contract tests (ARCHITECTURE.md convention 12), run with the ``name`` fixture below.
-test_contract_shapes_and_finite_losses = _contract.test_shapes_and_finite_losses
-test_contract_every_parameter_receives_a_gradient = (
-    _contract.test_every_parameter_receives_a_gradient
-)
-test_contract_eval_determinism = _contract.test_eval_determinism
-test_contract_degenerate_videos = _contract.test_degenerate_videos
-test_contract_one_class = _contract.test_one_class
-
-
-@pytest.fixture
-def name(monkeypatch):
-    """Register W-TALC in METHODS for the generic contract tests (the table is not ours)."""
-    monkeypatch.setitem(METHODS, "wtalc", WTALC)
-    return "wtalc"
 
 
 def _batch(feats: list[np.ndarray], labels: list[list[float]]) -> TemporalBatch:
