@@ -34,3 +34,8 @@ class FormatError(WsalError, ValueError):
 
 class ConfigError(WsalError, ValueError):
     """Invalid configuration: unknown key, wrong type, or inconsistent values."""
+
+
+class DataWarning(UserWarning):
+    """Input that wsal accepted only after repairing it as the user asked (e.g. NaN/Inf
+    features zeroed with ``data.nonfinite: mask``); the message names the file and the place."""

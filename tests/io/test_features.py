@@ -125,3 +125,14 @@ def test_box_features_mmap_and_alignment(tmp_path):
     np.save(p, np.ones((5,), np.float32))
     with pytest.raises(FormatError, match="N x D"):
         open_box_features(p)
+
+
+def test_missing_stream_folder_names_the_streams_present(tmp_path):
+    root = _folder(tmp_path)
+    with pytest.raises(FormatError, match=r"streams present: \['flow', 'rgb'\]") as e:
+        open_temporal_folder(root, streams=("rgb", "audio"))
+    assert "audio" in str(e.value) and "data.streams=[flow,rgb]" in str(e.value)
+    assert open_temporal_folder(root, streams=("flow",)).load_features("test", "video_1").shape == (
+        6,
+        3,
+    )

@@ -167,8 +167,10 @@ class SnippetDataset(torch.utils.data.Dataset):
         feats = self.features(index)
         rng = np.random.default_rng((self.seed, self.epoch, index)) if self.train else None
         idx = sample_snippets(feats.shape[0], self.max_snippets, self.sampling, rng)
+        contiguous = idx.size > 0 and bool(np.all(np.diff(idx) == 1))
         return {
-            "feats": feats[idx],
+            # a window (random crop, short video) is a view; collation copies it once anyway
+            "feats": feats[int(idx[0]) : int(idx[-1]) + 1] if contiguous else feats[idx],
             "snippet_index": idx,
             "video_labels": self.labels[index],
             "video_index": index,

@@ -19,13 +19,15 @@ row ``i`` of the proposal file; they are memory-mapped so datasets larger than R
 
 from __future__ import annotations
 
-import json
+import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
-from wsal.errors import FormatError
+from wsal.errors import DataWarning, FormatError
 from wsal.io.safe_pickle import load_npy
 from wsal.structures import SnippetTiming, TemporalGroundTruth
 
@@ -33,49 +35,106 @@ __all__ = [
     "TemporalFolder",
     "open_temporal_folder",
     "check_features",
+    "nonfinite_rows",
     "open_box_features",
     "safe_video_filename",
+    "safe_path_component",
 ]
 
 #: Streams whose lengths may differ by this many snippets (I3D RGB vs. flow); longer ones are cut.
 STREAM_LENGTH_SLACK = 1
 
 
-def safe_video_filename(video_id: str) -> str:
-    """File-name stem for ``video_id``; rejects ids that would escape the folder.
+#: Longest file name most file systems accept (bytes).
+MAX_NAME_BYTES = 255
 
-    ``/`` becomes ``__`` (UCF101-24 ids are ``Class/v_...``); ``..`` components, absolute
-    paths, backslashes, NUL and empty ids raise :class:`FormatError`.
+
+def safe_video_filename(video_id: str, *, suffix: str = "") -> str:
+    """File name (stem plus ``suffix``) for ``video_id``; rejects ids that would escape the folder.
+
+    Why: video ids come from user files (split lists, ground truth) and become file names
+    under an output or feature folder. ``/`` becomes ``__`` (UCF101-24 ids are
+    ``Class/v_...``); empty ids, ``.``/``..``/empty components, absolute paths, backslashes,
+    NUL and other control characters, and names longer than 255 bytes raise
+    :class:`FormatError`.
     """
-    if not video_id or "\x00" in video_id or "\\" in video_id or video_id.startswith("/"):
-        raise FormatError(None, f"unsafe video id {video_id!r}")
+    if not isinstance(video_id, str) or not video_id:
+        raise FormatError(None, f"unsafe video id {video_id!r}: expected a non-empty string")
+    if any(ord(c) < 32 or c == "\x7f" for c in video_id):
+        raise FormatError(None, f"unsafe video id {video_id!r}: NUL or control character")
+    if "\\" in video_id or video_id.startswith("/"):
+        raise FormatError(None, f"unsafe video id {video_id!r}: absolute path or backslash")
     parts = video_id.split("/")
     if any(p in ("", ".", "..") for p in parts):
-        raise FormatError(None, f"unsafe video id {video_id!r}")
-    return "__".join(parts)
+        raise FormatError(None, f"unsafe video id {video_id!r}: empty, '.' or '..' component")
+    name = "__".join(parts) + suffix
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise FormatError(None, f"unsafe video id {video_id[:40]!r}...: file name too long")
+    return name
 
 
-def check_features(feats: np.ndarray, *, path: str | Path, video: str) -> np.ndarray:
+def safe_path_component(name: str, what: str) -> str:
+    """``name`` if it is usable as one folder or file-name part (a split or stream name).
+
+    Why: split and stream names from configs and the command line become path parts
+    (``features/<split>/<stream>/``, ``split_<split>.txt``, ``raw_<split>.npz``); a name with
+    a separator, ``..``, NUL or control characters could point outside the folder.
+    """
+    ok = isinstance(name, str) and name not in ("", ".", "..")
+    if not ok or any(ord(c) < 32 or c in "/\\\x7f" for c in name):
+        raise FormatError(None, f"unsafe {what} name {name!r}: must be one plain path component")
+    return name
+
+
+NonFinite = Literal["error", "mask"]
+
+
+def check_features(
+    feats: np.ndarray, *, path: str | Path, video: str, nonfinite: NonFinite = "error"
+) -> np.ndarray:
     """Validate one video's snippet features ``(T, D)``: 2-D, real, finite.
 
-    NaN/Inf raise :class:`FormatError` naming the file, the video and the first bad snippet.
-    Returns the array as float32.
+    NaN/Inf raise :class:`FormatError` naming the file, the video and the first bad snippet;
+    with ``nonfinite="mask"`` the bad snippet rows are set to zero instead (and a
+    :class:`~wsal.errors.DataWarning` names them; :func:`nonfinite_rows` lists them).
+    Returns the array as float32 (a copy when rows were masked).
     """
+    return _checked_features(feats, path, video, nonfinite)[0]
+
+
+def _checked_features(
+    feats: np.ndarray, path: str | Path, video: str, nonfinite: NonFinite
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`check_features` that also returns the ``(K,)`` indices of the masked snippets."""
     if feats.ndim != 2:
         raise FormatError(
             path, f"features of video '{video}' must be T x D, got shape {feats.shape}"
         )
     if not np.issubdtype(feats.dtype, np.floating) and not np.issubdtype(feats.dtype, np.integer):
         raise FormatError(path, f"features of video '{video}' have non-numeric dtype {feats.dtype}")
-    out = np.asarray(feats, dtype=np.float32)
-    bad = ~np.isfinite(out).all(axis=1)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
+    with np.errstate(over="ignore"):  # values beyond float32 become Inf, reported below
+        out = np.asarray(feats, dtype=np.float32)
+    bad = nonfinite_rows(out)  # after the cast: 1e300 in a float64 file is Inf in float32
+    if not bad.size:
+        return out, bad
+    what = f"{bad.size} snippets, first: snippet {int(bad[0])}"
+    if nonfinite != "mask":
         raise FormatError(
             path,
-            f"features of video '{video}' contain NaN/Inf ({int(bad.sum())} snippets, first: snippet {first})",
+            f"features of video '{video}' contain NaN/Inf ({what}); set data.nonfinite=mask "
+            "to zero such snippets instead",
         )
-    return out
+    warnings.warn(
+        f"{path}: zeroed NaN/Inf features of video '{video}' ({what})", DataWarning, stacklevel=2
+    )
+    out = out.copy()
+    out[bad] = 0.0
+    return out, bad
+
+
+def nonfinite_rows(feats: np.ndarray) -> np.ndarray:
+    """``(K,)`` int64 indices of the snippets (rows of ``feats (T, D)``) holding NaN or Inf."""
+    return np.flatnonzero(~np.isfinite(feats).all(axis=1))
 
 
 @dataclass
@@ -89,6 +148,10 @@ class TemporalFolder:
         streams: feature streams used, e.g. ``("rgb", "flow")``.
         timing: dataset-level snippet timing; :meth:`timing_of` gives a video's own.
         video_fps: per-video feature fps overriding ``timing.fps``.
+        nonfinite: what :meth:`load_features` does with NaN/Inf snippets: ``"error"`` (raise,
+            naming the video and the first bad snippet) or ``"mask"`` (zero them and warn).
+        masked: ``{video: (K,) int64}`` snippets zeroed so far in ``"mask"`` mode (the record
+            of what was repaired; a training run saves it in ``run.json``).
     """
 
     root: Path
@@ -97,6 +160,8 @@ class TemporalFolder:
     streams: tuple[str, ...]
     timing: SnippetTiming
     video_fps: dict[str, float] = field(default_factory=dict)
+    nonfinite: NonFinite = "error"
+    masked: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def classes(self) -> list[str]:
@@ -105,7 +170,13 @@ class TemporalFolder:
 
     def feature_path(self, split: str, stream: str, video: str) -> Path:
         """Path of one stream's feature file of one video."""
-        return self.root / "features" / split / stream / f"{safe_video_filename(video)}.npy"
+        return (
+            self.root
+            / "features"
+            / safe_path_component(split, "split")
+            / safe_path_component(stream, "stream")
+            / safe_video_filename(video, suffix=".npy")
+        )
 
     def timing_of(self, video: str) -> SnippetTiming:
         """Snippet timing of ``video`` (dataset default with the video's own fps, if any)."""
@@ -116,16 +187,21 @@ class TemporalFolder:
         """Concatenated stream features ``(T, sum D)`` float32 of one video.
 
         Streams whose lengths differ by at most ``STREAM_LENGTH_SLACK`` snippets are cut to
-        the shortest; larger differences, NaN/Inf and wrong shapes raise FormatError.
+        the shortest; larger differences and wrong shapes raise FormatError, NaN/Inf too unless
+        :attr:`nonfinite` is ``"mask"`` (then the bad rows of that stream are zeroed and the
+        snippets recorded in :attr:`masked`).
         """
         arrays = []
+        bad: list[np.ndarray] = []
         for stream in self.streams:
             path = self.feature_path(split, stream, video)
             if not path.is_file():
                 raise FormatError(
                     path, f"feature file missing for video '{video}' listed in split '{split}'"
                 )
-            arrays.append(check_features(load_npy(path), path=path, video=video))
+            feats, masked = _checked_features(load_npy(path), path, video, self.nonfinite)
+            arrays.append(feats)
+            bad.append(masked)
         lengths = [a.shape[0] for a in arrays]
         if max(lengths) - min(lengths) > STREAM_LENGTH_SLACK:
             raise FormatError(
@@ -137,6 +213,9 @@ class TemporalFolder:
             raise FormatError(
                 self.feature_path(split, self.streams[0], video), f"video '{video}' has no snippets"
             )
+        masked = np.unique(np.concatenate(bad))
+        if masked.size:
+            self.masked[video] = masked[masked < t]
         return np.concatenate([a[:t] for a in arrays], axis=1)
 
     def check(self, split: str) -> None:
@@ -162,18 +241,29 @@ class TemporalFolder:
 
 
 def _read_meta_timing(path: Path) -> SnippetTiming:
+    """Dataset snippet timing from ``meta.json`` (``{"snippet": {"frames_per_snippet", "fps"}}``);
+    16 frames at 25 fps when the file or a key is absent."""
+    from wsal.io.temporal import _read_json
+
     if not path.is_file():
         return SnippetTiming()
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-        snip = meta.get("snippet", {}) if isinstance(meta, dict) else {}
-        return SnippetTiming(int(snip.get("frames_per_snippet", 16)), float(snip.get("fps", 25.0)))
-    except json.JSONDecodeError as e:
+    meta = _read_json(path)
+    if not isinstance(meta, dict):
+        raise FormatError(path, f"expected a JSON object, got {type(meta).__name__}")
+    snip = meta.get("snippet", {})
+    if not isinstance(snip, dict):
+        raise FormatError(path, f"expected an object, got {type(snip).__name__}", where="snippet")
+    frames = snip.get("frames_per_snippet", 16)
+    fps = snip.get("fps", 25.0)
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames <= 0:
         raise FormatError(
-            path, f"invalid JSON ({e.msg})", where=f"line {e.lineno} column {e.colno}"
-        ) from None
-    except (TypeError, ValueError) as e:
-        raise FormatError(path, f"invalid snippet timing ({e})") from None
+            path, f"expected a positive integer, got {frames!r}", where="snippet.frames_per_snippet"
+        )
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps < math.inf:
+        raise FormatError(
+            path, f"expected a positive finite number, got {fps!r}", where="snippet.fps"
+        )
+    return SnippetTiming(frames, float(fps))
 
 
 def open_temporal_folder(
@@ -182,6 +272,7 @@ def open_temporal_folder(
     streams: tuple[str, ...] = ("rgb", "flow"),
     splits: tuple[str, ...] = ("train", "test"),
     timing: SnippetTiming | None = None,
+    nonfinite: NonFinite = "error",
 ) -> TemporalFolder:
     """Open and validate a temporal dataset folder.
 
@@ -190,6 +281,9 @@ def open_temporal_folder(
         streams: feature sub-folders to use (concatenated in this order).
         splits: split names; ``split_<name>.txt`` must exist for each.
         timing: dataset-level snippet timing; default from ``meta.json`` or 16 frames at 25 fps.
+        nonfinite: ``"error"`` (default) rejects NaN/Inf features naming the video and the
+            first bad snippet; ``"mask"`` zeroes those snippets and warns (see
+            :meth:`TemporalFolder.load_features`).
 
     Raises:
         FormatError: missing/malformed files, videos of a split absent from ``gt.json``.
@@ -204,8 +298,10 @@ def open_temporal_folder(
         raise FormatError(gt_path, "ground-truth file missing (expected DIR/gt.json)")
     gt = read_activitynet_gt(gt_path)
     split_lists = {}
+    for stream in streams:
+        safe_path_component(stream, "stream")
     for name in splits:
-        path = root / f"split_{name}.txt"
+        path = root / f"split_{safe_path_component(name, 'split')}.txt"
         videos = read_split_file(path)
         unknown = [v for v in videos if v not in gt.subsets]
         if unknown:
@@ -214,6 +310,8 @@ def open_temporal_folder(
     video_fps = dict(gt.fps)
     if (root / "fps_dict.json").is_file():
         video_fps.update(read_fps_dict(root / "fps_dict.json"))
+    for name in splits:
+        _check_stream_folders(root / "features" / name, tuple(streams), bool(split_lists[name]))
     return TemporalFolder(
         root=root,
         gt=gt,
@@ -221,7 +319,24 @@ def open_temporal_folder(
         streams=tuple(streams),
         timing=timing or _read_meta_timing(root / "meta.json"),
         video_fps=video_fps,
+        nonfinite=nonfinite,
     )
+
+
+def _check_stream_folders(split_dir: Path, streams: tuple[str, ...], needed: bool) -> None:
+    """A configured stream without a folder is an error that names the streams present."""
+    missing = [s for s in streams if not (split_dir / s).is_dir()]
+    if not missing or not needed:
+        return
+    present = (
+        sorted(p.name for p in split_dir.iterdir() if p.is_dir()) if split_dir.is_dir() else []
+    )
+    hint = (
+        f"; streams present: {present} (select them with --set data.streams=[{','.join(present)}])"
+        if present
+        else ""
+    )
+    raise FormatError(split_dir / missing[0], f"feature stream folder missing{hint}")
 
 
 def open_box_features(path: str | Path, *, rows: int | None = None) -> np.ndarray:

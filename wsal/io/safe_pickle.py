@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ast
 import io
+import math
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -21,18 +23,33 @@ from wsal.errors import FormatError
 
 __all__ = ["RestrictedUnpickler", "safe_pickle_load", "load_npy"]
 
+
+def _no_size_argument(kind: type) -> Any:
+    """``bytes``/``bytearray`` as pickles use them (from bytes, text or nothing), refusing the
+    integer-size form: ``bytearray(2**40)`` in a hostile file would allocate that much memory."""
+
+    def build(*args: Any) -> Any:
+        if args and not isinstance(args[0], (bytes, bytearray, str, list)):
+            raise pickle.UnpicklingError(f"{kind.__name__}() called with a size argument")
+        return kind(*args)
+
+    return build
+
+
+_BYTES, _BYTEARRAY = _no_size_argument(bytes), _no_size_argument(bytearray)
+
 _ALLOWED: dict[tuple[str, str], Any] = {
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
     ("builtins", "complex"): complex,
-    ("builtins", "bytearray"): bytearray,
+    ("builtins", "bytearray"): _BYTEARRAY,
     ("builtins", "slice"): slice,
-    ("builtins", "bytes"): bytes,
+    ("builtins", "bytes"): _BYTES,
     ("__builtin__", "set"): set,
     ("__builtin__", "frozenset"): frozenset,
     ("__builtin__", "complex"): complex,
-    ("__builtin__", "bytearray"): bytearray,
-    ("__builtin__", "bytes"): bytes,
+    ("__builtin__", "bytearray"): _BYTEARRAY,
+    ("__builtin__", "bytes"): _BYTES,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
 }
@@ -132,7 +149,21 @@ def _parse_npy_header(fh: io.BufferedReader, path: Path) -> tuple[np.dtype, tupl
         raise FormatError(path, f"malformed .npy header ({e})") from None
     if any(s < 0 for s in shape):
         raise FormatError(path, f"negative dimension in .npy shape {shape}")
+    if dtype.itemsize == 0 and not dtype.hasobject and math.prod(shape):
+        raise FormatError(path, f"zero-size .npy elements of dtype {dtype}")
     return dtype, shape, fortran
+
+
+def _check_data_size(fh: io.BufferedReader, path: Path, dtype: np.dtype, shape: tuple) -> None:
+    """The data after the header must hold the array the header announces (checked before
+    anything is allocated: a hostile header may claim terabytes)."""
+    need = math.prod(shape) * dtype.itemsize
+    have = os.fstat(fh.fileno()).st_size - fh.tell()
+    if have < need:
+        raise FormatError(
+            path,
+            f"truncated .npy data: shape {shape} of {dtype} needs {need} bytes, file has {have}",
+        )
 
 
 def load_npy(path: str | Path, *, mmap_mode: str | None = None) -> np.ndarray:
@@ -149,6 +180,7 @@ def load_npy(path: str | Path, *, mmap_mode: str | None = None) -> np.ndarray:
     with fh:
         dtype, shape, fortran = _parse_npy_header(fh, p)
         if not dtype.hasobject:
+            _check_data_size(fh, p, dtype, shape)
             fh.close()
             try:
                 return np.load(p, mmap_mode=mmap_mode, allow_pickle=False)

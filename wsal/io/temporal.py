@@ -765,6 +765,8 @@ def _optional_column(path: Path, n: int) -> np.ndarray:
     if not path.exists():
         return np.full(n, np.nan)
     arr = load_npy(path)
+    if arr.dtype.kind not in "iufO":
+        raise FormatError(path, f"expected numbers, got dtype {arr.dtype}")
     try:
         col = np.asarray(arr, dtype=np.float64).reshape(-1)
     except (ValueError, TypeError):
@@ -786,6 +788,9 @@ def _wtalc_segments(
             raise FormatError(f, f"{arr.shape[0]} rows, but videoname.npy has {len(names)}")
     counts = []
     for i, (s, lab) in enumerate(zip(segs.tolist(), labs.tolist(), strict=True)):
+        where = f"video {i} ({names[i]})"
+        _require_row_list(s, seg_file, where)
+        _require_row_list(lab, lab_file, where)
         if len(s) != len(lab):
             raise FormatError(
                 seg_file,
@@ -812,6 +817,14 @@ def _wtalc_segments(
             lab_file, f"label {flat[bad[0]]!r} is not in classlist.npy", where=where_of(bad[0])
         )
     return bounds, labels, vidx
+
+
+def _require_row_list(value: object, path: Path, where: str) -> None:
+    """A W-TALC per-video entry must be a list (of segments or of labels) or a 1+-D array."""
+    if not isinstance(value, (list, tuple)) and not (
+        isinstance(value, np.ndarray) and value.ndim >= 1
+    ):
+        raise FormatError(path, f"expected a list per video, got {_kind(value)}", where=where)
 
 
 def _wtalc_ambiguous(folder: Path) -> tuple[list[str], np.ndarray]:

@@ -722,25 +722,16 @@ def proposal_filename(video_id: str) -> str:
     """File name of a video's proposals in the tube folder: ``'/'`` -> ``'__'``, plus ``.npz``.
 
     ``"Biking/v_Biking_g01_c03"`` -> ``"Biking__v_Biking_g01_c03.npz"``. Ids that could
-    escape the folder or name something odd are refused with ``ValueError``: empty ids,
-    absolute paths, ``.``/``..`` components, backslashes, NUL or other control characters,
-    names longer than 255 bytes. (Ids that already contain ``"__"`` could collide with a
-    ``'/'`` id; no benchmark uses such ids.)
+    escape the folder or name something odd are refused with
+    :class:`~wsal.errors.FormatError` (a ``ValueError``), by the same rule as every other
+    id-derived file name (:func:`wsal.io.features.safe_video_filename`): empty ids, absolute
+    paths, ``.``/``..`` components, backslashes, NUL or other control characters, names
+    longer than 255 bytes. (Ids that already contain ``"__"`` could collide with a ``'/'``
+    id; no benchmark uses such ids.)
     """
-    if not isinstance(video_id, str) or not video_id:
-        raise ValueError(f"invalid video id {video_id!r}: expected a non-empty string")
-    if any(ord(c) < 32 or c == "\x7f" for c in video_id):
-        raise ValueError(f"invalid video id {video_id!r}: contains NUL or control characters")
-    if "\\" in video_id:
-        raise ValueError(f"invalid video id {video_id!r}: contains a backslash")
-    if video_id.startswith("/"):
-        raise ValueError(f"invalid video id {video_id!r}: absolute path")
-    if any(part in (".", "..") for part in video_id.split("/")):
-        raise ValueError(f"invalid video id {video_id!r}: '.' or '..' path component")
-    name = video_id.replace("/", "__") + ".npz"
-    if len(name.encode("utf-8")) > 255:
-        raise ValueError(f"invalid video id {video_id[:40]!r}...: file name too long")
-    return name
+    from wsal.io.features import safe_video_filename
+
+    return safe_video_filename(video_id, suffix=".npz")
 
 
 _PROPOSAL_KEYS = ("frames", "boxes", "scores", "features")
