@@ -7,6 +7,7 @@ and the mAP tables are printed. Every artefact stays in the output folder::
 
     OUT/data/temporal/            generated dataset
     OUT/runs/<method>/            run folders (config, checkpoints, results, metrics)
+    OUT/runs/<method>/report.html HTML report of each run (``wsal report``)
     OUT/summary.json              the numbers printed at the end
 """
 
@@ -64,7 +65,21 @@ def run_demo(out: str | Path, *, seed: int = 0, preset: str = "demo", log=print)
     log("[3/3] summary (average mAP over tIoU 0.1:0.7, test split)")
     for method, r in summary["temporal"].items():
         log(f"  {method:<14s} {100 * r['average_mAP']:6.2f}")
+    summary["reports"] = _write_reports(out, methods, data, log)
     summary["seconds"] = time.perf_counter() - t0
     write_json_atomic(out / "summary.json", summary, indent=1)
     log(f"done in {summary['seconds']:.0f} s; outputs in {out}")
+    log(f"report: {summary['reports'][0]}" if summary["reports"] else "no report written")
     return summary
+
+
+def _write_reports(out: Path, methods: list[str], data: Path, log) -> list[str]:
+    """HTML report of every demo run (main method first); returns their paths."""
+    from wsal.viz.report import write_report
+
+    paths = []
+    for method in methods:
+        run = out / "runs" / method
+        paths.append(str(write_report(run, run / "report.html", data=data, max_videos=40)))
+        log(f"wrote the {method} report: {paths[-1]}")
+    return paths
