@@ -784,6 +784,7 @@ def generate_temporal(
     Returns:
         The output folder.
     """
+    from wsal.io.features import safe_video_filename
     from wsal.io.temporal import write_activitynet_gt, write_split_file
 
     cfg, preset = _resolve_config(config, TEMPORAL_PRESETS, TemporalSynthConfig)
@@ -803,7 +804,8 @@ def generate_temporal(
         for s_idx, stream in enumerate(cfg.streams):
             rng = _rng(seed, 3, v_idx, _key(stream))
             x = _temporal_features(cfg, models[s_idx], video, s_idx, rng)
-            save_npy_atomic(out / "features" / video.subset / stream / f"{video.video_id}.npy", x)
+            name = safe_video_filename(video.video_id, suffix=".npy")
+            save_npy_atomic(out / "features" / video.subset / stream / name, x)
     meta = _meta_header("temporal", generator, seed, preset, cfg)
     meta.update(_temporal_meta(cfg, videos))
     _finish_output(out, meta, files)

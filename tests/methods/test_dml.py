@@ -563,17 +563,50 @@ def test_generic_contract(dml_registered, check, kwargs):
     getattr(_contract, check)(dml_registered, **kwargs)
 
 
-def test_relu_dropout_keeps_q_over_256_and_is_unbiased():
+def test_relu_dropout_keeps_q_over_128_and_is_unbiased():
     torch.manual_seed(0)
     x = torch.linspace(-1.0, 3.0, 200_000).view(400, 500)
     y = relu_dropout(x, 0.7, True)
-    q = round(256 * 0.3)  # 77
+    q = round(128 * 0.3)  # 38
     pos = x > 0
     kept = y != 0
     assert not kept[~pos].any()  # ReLU
-    assert kept[pos].float().mean().item() == pytest.approx(q / 256, abs=0.005)
-    torch.testing.assert_close(y[kept], x[kept] * 256 / q)
+    assert kept[pos].float().mean().item() == pytest.approx(q / 128, abs=0.005)
+    torch.testing.assert_close(y[kept], x[kept] * 128 / q)
     assert y.mean().item() == pytest.approx(F.relu(x).mean().item(), rel=0.02)
     torch.testing.assert_close(relu_dropout(x, 0.7, False), F.relu(x))
     torch.testing.assert_close(relu_dropout(x, 0.0, True), F.relu(x))
     assert torch.all(relu_dropout(x, 1.0, True) == 0)
+
+
+@pytest.mark.parametrize("q", [1, 38, 64, 127])
+def test_keep_mask_lanes_are_independent_uniform_draws(q):
+    from wsal.methods.dml import _keep_mask
+
+    torch.manual_seed(1)
+    keep = _keep_mask(torch.Size([1000, 803]), q, torch.device("cpu"))  # odd size: a tail word
+    assert keep.dtype == torch.uint8 and set(keep.unique().tolist()) <= {0, 1}
+    rate = keep.double().mean(0)  # per column, so every byte lane position is checked
+    assert rate.mean().item() == pytest.approx(q / 128, abs=0.003)
+    lanes = keep.view(-1)[: 1000 * 800].view(-1, 8).double().mean(0)  # each of the 8 lanes
+    torch.testing.assert_close(
+        lanes, torch.full((8,), q / 128, dtype=torch.float64), atol=0.004, rtol=0
+    )
+
+
+def test_embed_relu_dropout_matches_reference_and_gradients():
+    from wsal.methods.dml import embed_relu_dropout
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(16, 24).double()
+    x = torch.randn(50, 16, dtype=torch.float64)
+    torch.manual_seed(5)
+    got = embed_relu_dropout(x, layer, 0.7, True)
+    torch.manual_seed(5)
+    want = relu_dropout(layer(x), 0.7, True)
+    torch.testing.assert_close(got, want)
+    w = torch.randn(50, 24, dtype=torch.float64)
+    (gw,) = torch.autograd.grad((got * w).sum(), layer.weight)
+    kept = (want > 0).double() * 128 / round(128 * 0.3)
+    torch.testing.assert_close(gw, (w * kept).t() @ x)
+    torch.testing.assert_close(embed_relu_dropout(x, layer, 0.7, False), F.relu(layer(x)))

@@ -89,31 +89,87 @@ class DMLConfig:
 # --------------------------------------------------------------------------------------------
 
 
+def _keep_level(p: float) -> int:
+    """``q = round(128 (1 - p))``: a unit is kept when its random 7-bit lane is below ``q``."""
+    return min(128, round(128 * (1.0 - p)))
+
+
+_LOW7 = 0x7F7F7F7F7F7F7F7F  # the low 7 bits of every byte lane of an int64
+_ONES = 0x0101010101010101  # bit 0 of every lane
+
+
+def _keep_mask(shape: torch.Size, q: int, device: torch.device) -> torch.Tensor:
+    """uint8 mask of ``shape``, 1 where a unit is kept (probability ``q / 128``), else 0.
+
+    Eight units share one 64-bit random word (SWAR): each byte lane holds a uniform 7-bit
+    ``y``; the lane of ``(0x80 + q - 1) - y`` lies in ``[1, 255]`` (no borrow between lanes)
+    and has its bit 7 set exactly when ``y < q``. Four integer operations on ``n / 8`` words
+    replace a Bernoulli draw and a comparison per unit, which on CPU cost more than the
+    embedding product's share they serve.
+    """
+    n = math.prod(shape)
+    words = torch.empty((n + 7) // 8, dtype=torch.int64, device=device).random_(-(2**63), None)
+    lanes = (((0x80 + q - 1) * _ONES - (words & _LOW7)) >> 7) & _ONES
+    return lanes.view(torch.uint8)[:n].view(shape)
+
+
+class _KeptReluInplace(torch.autograd.Function):
+    """``relu(h) * keep`` in place on ``h`` (a fresh intermediate); ``keep`` is a 0/1 uint8
+    mask. The backward pass is one ``threshold_backward`` on the saved output."""
+
+    @staticmethod
+    def forward(ctx, h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        h.clamp_(min=0.0).mul_(keep)
+        ctx.mark_dirty(h)
+        ctx.save_for_backward(h)
+        return h
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: D102
+        (out,) = ctx.saved_tensors
+        return torch.ops.aten.threshold_backward(grad, out, 0.0), None
+
+
 def relu_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """``dropout(relu(x))`` (Sec. 3.2) as one multiplication by a mask drawn one byte per element.
+    """``dropout(relu(x))`` (Sec. 3.2) with a mask drawn 7 bits per element.
 
     ``F.dropout`` draws a Bernoulli variable per element, which on CPU costs about as much as
-    the embedding's matrix product. Here each 64-bit random integer yields 8 uniform bytes and
-    an element is kept when its byte is below ``q = round(256 (1 - p))``: the keep probability
-    is ``q / 256`` (0.3008 for p = 0.7) and kept values are scaled by ``256 / q``, so the
-    expectation is exactly ``relu(x)``. ReLU and dropout share the mask ``[x > 0] [kept]``, so
-    the backward pass is a single multiplication too.
+    the embedding's matrix product. Here an element is kept when its random 7-bit lane is
+    below ``q = round(128 (1 - p))`` (:func:`_keep_mask`): the keep probability is ``q / 128``
+    (0.2969 for p = 0.7) and kept values are scaled by ``128 / q``, so the expectation is
+    exactly ``relu(x)``. ReLU and dropout share one mask, so the backward pass is a single
+    thresholding.
 
     Args:
         x: pre-activations, any shape, e.g. ``(N, d)``.
         p: drop probability in ``[0, 1]``.
         training: apply dropout (False: plain ReLU).
     """
-    q = min(256, round(256 * (1.0 - p)))
-    if not training or q >= 256:
+    q = _keep_level(p)
+    if not training or q >= 128:
         return F.relu(x)
     if q <= 0:
         return x * 0.0
-    n = x.numel()
-    words = torch.empty((n + 7) // 8, dtype=torch.int64, device=x.device).random_(-(2**63), None)
-    kept = words.view(torch.uint8)[:n].view(x.shape) < q  # uniform bytes in {0, ..., 255}
-    mask = (kept & (x > 0)).to(x.dtype).mul_(256.0 / q)
-    return x * mask
+    return _KeptReluInplace.apply(x * (128.0 / q), _keep_mask(x.shape, q, x.device))
+
+
+def embed_relu_dropout(x: torch.Tensor, layer: nn.Linear, p: float, training: bool) -> torch.Tensor:
+    """``relu_dropout(layer(x), p, training)`` for ``x (N, D)`` in the fewest memory passes.
+
+    The dropout scale ``128 / q`` is folded into the matrix product (``relu(a z) = a relu(z)``
+    for ``a > 0``) and ReLU and the mask are applied in place on the product's output, so
+    besides the product there are two passes forward and one backward over the ``(N, d)``
+    activations. The result equals :func:`relu_dropout` of ``layer(x)`` for the same random
+    state (up to rounding).
+    """
+    q = _keep_level(p)
+    if not training or q >= 128:
+        return F.relu(layer(x))
+    if q <= 0:
+        return layer(x) * 0.0
+    scale = 128.0 / q
+    h = torch.addmm(layer.bias, x, layer.weight.t(), beta=scale, alpha=scale)
+    return _KeptReluInplace.apply(h, _keep_mask(h.shape, q, h.device))
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,6 +494,11 @@ def contrastive_loss(
 # --------------------------------------------------------------------------------------------
 
 
+#: Pack the real snippets before the embedding when they fill less than this share of the
+#: padded batch (measured break-even of the packing copies against the padded product).
+PACK_BELOW = 0.8
+
+
 class DeepMetricMIL(TemporalMethod):
     """DML (Islam & Radke, WACV 2020): block-based MIL with balanced BCE + a metric loss.
 
@@ -513,18 +574,24 @@ class DeepMetricMIL(TemporalMethod):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Sec. 3.2-3.3: ``u = dropout(relu(W x + b))`` and logits ``W_f u + b_f``.
 
-        Only real snippets go through the layers (padding rows are skipped rather than computed
-        and masked), which saves the padded share of the dominant matrix products.
+        When padding is a large share of the batch (more than ``1 - PACK_BELOW``), only the
+        real snippets go through the layers (packed rows, scattered back); otherwise the
+        padded batch is used as it is, which saves the packing copies. Either way padding
+        rows never reach a loss or an output (every consumer masks them).
 
-        Returns ``u (B, T, d)`` and unclipped logits ``(B, T, C)``, both 0 on padding.
+        Returns ``u (B, T, d)`` and unclipped logits ``(B, T, C)``; padding rows are 0 when
+        packed and finite but unspecified otherwise.
         """
         b, t, _ = feats.shape
-        if bool(mask.all()):
-            u = relu_dropout(self.embed(feats), self.dropout, self.training)
-            return u, self.classifier(u)
+        if float(mask.sum()) >= PACK_BELOW * b * t:
+            u = embed_relu_dropout(
+                feats.reshape(b * t, -1), self.embed, self.dropout, self.training
+            )
+            return u.view(b, t, -1), self.classifier(u).view(b, t, -1)
         rows = mask.reshape(-1).nonzero().squeeze(1)  # (N,) flat indices of real snippets
-        h = self.embed(feats.reshape(b * t, -1).index_select(0, rows))
-        h = relu_dropout(h, self.dropout, self.training)  # (N, d)
+        h = embed_relu_dropout(
+            feats.reshape(b * t, -1).index_select(0, rows), self.embed, self.dropout, self.training
+        )  # (N, d)
         logits = self.classifier(h)  # (N, C)
         u = h.new_zeros(b * t, h.shape[1]).index_copy_(0, rows, h)
         s = logits.new_zeros(b * t, logits.shape[1]).index_copy_(0, rows, logits)
@@ -533,8 +600,8 @@ class DeepMetricMIL(TemporalMethod):
     def forward(self, batch: TemporalBatch) -> TemporalOutput:
         """Snippet scores (Eq. 1), block scores (Eq. 4) and video probabilities (Eq. 2-3).
 
-        ``extras``: ``scores (B, T, C)`` clipped logits, ``embedding (B, T, d)`` (0 on
-        padding), ``log_not_prob (B, C)`` = ``log(1 - P(c|V))``.
+        ``extras``: ``scores (B, T, C)`` clipped logits, ``embedding (B, T, d)`` (padding
+        rows unspecified, see ``_snippet_scores``), ``log_not_prob (B, C)`` = ``log(1 - P(c|V))``.
         """
         mask = batch.mask
         u, logits = self._snippet_scores(batch.feats, mask)  # (B, T, d), (B, T, C)

@@ -24,7 +24,8 @@ it with the rule of Eq. 5; the localizer preset ``"em_mil"`` does this from the 
 attention-MIL video classifier (UntrimmedNet-style soft attention, Wang et al. CVPR 2017);
 here it is an independent head of the model with its own parameters and loss term, fed by
 the input features only, so no gradient reaches the EM branches. Its probabilities are the
-``video_scores``.
+``video_scores``. Like the paper's separately trained classifier it learns at a constant rate:
+its loss enters the total only in epochs whose ``lr_scale`` is 1 (frozen during the 4x phase).
 
 Ablations (Table 3, ``train_mode``): ``"joint"`` - the same pseudo-labels but both branches
 trained every epoch; ``"attention"`` - alternating training of the same two branches with a
@@ -63,9 +64,9 @@ __all__ = [
 TrainMode = Literal["em", "joint", "attention"]
 Phase = Literal["init", "E", "M", "joint"]
 
-#: Training phases, indexed by the code stored in :attr:`EMMIL._phase_code`.
-#: ``"init"``: M step on the initialization labels (every snippet of a positive video);
-#: ``"E"``: train ``q_phi`` only; ``"M"``: train ``p_theta`` only; ``"joint"``: both.
+#: Training phases. ``"init"``: M step on the initialization labels (every snippet of a
+#: positive video); ``"E"``: train ``q_phi`` only; ``"M"``: train ``p_theta`` only;
+#: ``"joint"``: both.
 PHASES: tuple[Phase, ...] = ("init", "E", "M", "joint")
 
 
@@ -95,6 +96,8 @@ class EMMILConfig:
     late_switch_every: int = 1  # switch every epoch
     late_lr_scale: float = 4.0  # with the learning rate x4 (ActivityNet1.2: constant, 1)
     train_mode: TrainMode = "em"  # "em" (full), ablations "joint" / "attention" (Table 3)
+    video_hidden_dim: int = 128  # trunk of the separate attention-MIL video classifier (ours)
+    video_dropout: float = 0.5  # its dropout (ours; the paper gives no architecture)
 
 
 # --------------------------------------------------------------------------------------------
@@ -127,7 +130,9 @@ def em_phase(
     """
     if epoch < 0:
         raise ValueError(f"epoch must be >= 0, got {epoch}")
-    block = _block(epoch, switch_every=switch_every, late_start=late_start, late_switch_every=late_switch_every)
+    block = _block(
+        epoch, switch_every=switch_every, late_start=late_start, late_switch_every=late_switch_every
+    )
     if block == 0:
         return "init"
     if train_mode == "joint":
@@ -136,7 +141,7 @@ def em_phase(
 
 
 def em_lr_scale(epoch: int, *, late_start: int | None = 30, late_lr_scale: float = 4.0) -> float:
-    """Learning-rate multiplier of ``epoch``: ``late_lr_scale`` from ``late_start`` on (Sec. 4.1)."""
+    """Learning-rate multiplier of ``epoch``: ``late_lr_scale`` from ``late_start`` (Sec. 4.1)."""
     return float(late_lr_scale) if late_start is not None and epoch >= late_start else 1.0
 
 
@@ -176,7 +181,9 @@ def relative_threshold_mask(x: torch.Tensor, mask: torch.Tensor, gamma: float) -
     return (x > thr.unsqueeze(1)) & m
 
 
-def e_step_labels(cas: torch.Tensor, video_labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def e_step_labels(
+    cas: torch.Tensor, video_labels: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
     """E-step pseudo-labels ``z_hat (B, T)`` float in {0, 1} (Eq. 3).
 
     ``z_hat_t = 1`` iff some class ``c`` with ``y_c = 1`` has ``P_{t,c}`` strictly above its
@@ -219,8 +226,17 @@ def init_labels(video_labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (mask.unsqueeze(-1) & (video_labels > 0).unsqueeze(1)).to(video_labels.dtype)
 
 
-def localization_score(actionness: torch.Tensor, cas: torch.Tensor, fuse_lambda: float) -> torch.Tensor:
-    """``L_{t,c} = lambda Q_t + (1 - lambda) P_{t,c}`` (Eq. 9): ``(B, T)``, ``(B, T, C)`` -> ``(B, T, C)``."""
+def localization_score(
+    actionness: torch.Tensor, cas: torch.Tensor, fuse_lambda: float
+) -> torch.Tensor:
+    """``L_{t,c} = lambda Q_t + (1 - lambda) P_{t,c}`` (Eq. 9).
+
+    Args:
+        actionness: ``(B, T)`` fused ``Q``; cas: ``(B, T, C)`` fused ``P``.
+
+    Returns:
+        ``(B, T, C)`` localization score.
+    """
     return fuse_lambda * actionness.unsqueeze(-1) + (1.0 - fuse_lambda) * cas
 
 
@@ -236,7 +252,9 @@ def _mean_over_videos(per_snippet: torch.Tensor, mask: torch.Tensor) -> torch.Te
     return (per_video * has).sum() / has.sum().clamp_min(1.0)
 
 
-def _pseudo_label_bce(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def _pseudo_label_bce(
+    logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
     """BCE of every stream's logits against one pseudo-label map (Eq. 4 / Eq. 6).
 
     ``logits (S, B, T[, C])``, ``target (B, T[, C])``. Per snippet the classes are summed
@@ -275,7 +293,8 @@ def _attention_mil_bce(
     caller's, by detaching inputs.
 
     Args:
-        q_logits: ``(S, B, T)``; p_logits: ``(S, B, T, C)``; video_labels: ``(B, C)``; mask: ``(B, T)``.
+        q_logits: ``(S, B, T)``; p_logits: ``(S, B, T, C)``.
+        video_labels: ``(B, C)``; mask: ``(B, T)``.
     """
     m = mask.to(p_logits.dtype)
     if uniform:
@@ -284,7 +303,9 @@ def _attention_mil_bce(
         att = _masked_log_softmax_time(q_logits, mask).exp() * m
     video = (att.unsqueeze(-1) * torch.sigmoid(p_logits)).sum(dim=2)  # (S, B, C)
     eps = 1e-6
-    bce = F.binary_cross_entropy(video.clamp(eps, 1 - eps), video_labels.expand_as(video), reduction="none")
+    bce = F.binary_cross_entropy(
+        video.clamp(eps, 1 - eps), video_labels.expand_as(video), reduction="none"
+    )
     has = mask.any(dim=1).to(bce.dtype)
     per_stream = (bce.sum(dim=-1) * has).sum(dim=-1) / has.sum().clamp_min(1.0)
     return per_stream.sum()
@@ -295,54 +316,86 @@ def _attention_mil_bce(
 # --------------------------------------------------------------------------------------------
 
 
-class _SnippetBranch(nn.Module):
-    """One branch of one stream: temporal conv -> ReLU -> dropout -> linear (released code).
+class _TemporalTrunk(nn.Module):
+    """Temporal conv -> ReLU -> dropout: ``(B, T, D_s)`` features -> ``(B, T, H)`` (released code).
 
-    ``(B, T, D_s)`` features -> ``(B, T, out_dim)`` logits. Zero padding of the conv at the
-    video ends is the same as the zero features on batch padding, so a padded video scores
-    like the same video alone.
+    Zero padding of the conv at the video ends equals the zero features of batch padding, so a
+    padded video scores like the same video alone.
     """
 
-    def __init__(self, *, in_dim: int, hidden_dim: int, out_dim: int, kernel_size: int, dropout: float):
+    def __init__(self, *, in_dim: int, hidden_dim: int, kernel_size: int, dropout: float):
         super().__init__()
         self.conv = nn.Conv1d(in_dim, hidden_dim, kernel_size, padding=kernel_size // 2)
         self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, D_s)`` -> ``(B, T, H)``."""
+        return self.drop(torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2))
+
+
+class _SnippetBranch(nn.Module):
+    """One EM branch of one stream (``q_phi`` or ``p_theta``): trunk -> linear logits."""
+
+    def __init__(
+        self, *, in_dim: int, hidden_dim: int, out_dim: int, kernel_size: int, dropout: float
+    ):
+        super().__init__()
+        self.trunk = _TemporalTrunk(
+            in_dim=in_dim, hidden_dim=hidden_dim, kernel_size=kernel_size, dropout=dropout
+        )
         self.head = nn.Linear(hidden_dim, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T, D_s)`` -> ``(B, T, out_dim)`` logits."""
-        h = torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)
-        return self.head(self.drop(h))
+        return self.head(self.trunk(x))
 
 
 class _AttentionMILClassifier(nn.Module):
     """Video-level classifier for class filtering (Sec. 3.5): UntrimmedNet-style soft attention.
 
-    Per stream, ``a_t = softmax_t(w_a . x_t)`` over real snippets and
-    ``s_{t,c} = softmax_c(W x_t)``; the video probability of the stream is ``sum_t a_t s_{t,c}``
-    and the streams are fused by the model's weights. Trained with the cross-entropy against
-    the L1-normalized video labels (Wang et al., CVPR 2017). It reads the input features only:
-    nothing flows into or out of the EM branches.
+    Per stream, a temporal trunk ``h_t`` (as in the EM branches, own weights), attention
+    ``a_t = softmax_t(w_a . h_t)`` over real snippets and class scores
+    ``s_{t,c} = softmax_c(W h_t)``; the stream's video probability is ``sum_t a_t s_{t,c}``
+    (UntrimmedNets, Wang et al. CVPR 2017, soft selection) and the streams are fused by the
+    model's weights. Trained with the cross-entropy against the L1-normalized video labels.
+    It reads the input features only: nothing flows into or out of the EM branches.
     """
 
-    def __init__(self, *, stream_dims: tuple[int, ...], num_classes: int):
+    def __init__(
+        self,
+        *,
+        stream_dims: tuple[int, ...],
+        num_classes: int,
+        hidden_dim: int,
+        kernel_size: int,
+        dropout: float,
+    ):
         super().__init__()
-        self.attention = nn.ModuleList(nn.Linear(d, 1) for d in stream_dims)
-        self.classifier = nn.ModuleList(nn.Linear(d, num_classes) for d in stream_dims)
+        trunk = {"hidden_dim": hidden_dim, "kernel_size": kernel_size, "dropout": dropout}
+        self.trunk = nn.ModuleList(_TemporalTrunk(in_dim=d, **trunk) for d in stream_dims)
+        self.attention = nn.ModuleList(nn.Linear(hidden_dim, 1) for _ in stream_dims)
+        self.classifier = nn.ModuleList(nn.Linear(hidden_dim, num_classes) for _ in stream_dims)
 
-    def forward(self, parts: list[torch.Tensor], mask: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, parts: list[torch.Tensor], mask: torch.Tensor, log_weights: torch.Tensor
+    ) -> torch.Tensor:
         """Fused video log-probabilities ``(B, C)`` from per-stream features ``(B, T, D_s)``."""
         per_stream = []
-        for x, att, cls in zip(parts, self.attention, self.classifier):
-            log_a = _masked_log_softmax_time(att(x).squeeze(-1), mask)  # (B, T)
-            log_s = torch.log_softmax(cls(x), dim=-1)  # (B, T, C)
+        for x, trunk, att, cls in zip(
+            parts, self.trunk, self.attention, self.classifier, strict=True
+        ):
+            h = trunk(x)  # (B, T, H)
+            log_a = _masked_log_softmax_time(att(h).squeeze(-1), mask)  # (B, T)
+            log_s = torch.log_softmax(cls(h), dim=-1)  # (B, T, C)
             per_stream.append(torch.logsumexp(log_a.unsqueeze(-1) + log_s, dim=1))  # (B, C)
         stacked = torch.stack(per_stream)  # (S, B, C)
         return torch.logsumexp(stacked + log_weights.view(-1, 1, 1), dim=0)
 
     @staticmethod
-    def loss(log_probs: torch.Tensor, video_labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy with L1-normalized labels ``(B, C)``, averaged over labelled non-empty videos."""
+    def loss(
+        log_probs: torch.Tensor, video_labels: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Cross-entropy against ``y / ||y||_1`` ``(B, C)``; mean over labelled non-empty videos."""
         n = video_labels.sum(dim=-1)
         target = video_labels / n.clamp_min(1.0).unsqueeze(-1)
         ce = -(target * log_probs).sum(dim=-1)
@@ -354,11 +407,17 @@ def _resolve_streams(feature_dim: int, stream_dims: tuple[int, ...] | None) -> t
     """Per-stream dimensions; ``None`` splits ``feature_dim`` into two equal halves (rgb, flow)."""
     if stream_dims is None:
         if feature_dim % 2:
-            raise ConfigError(f"em_mil: feature_dim {feature_dim} is odd; set model.stream_dims (e.g. [{feature_dim}])")
+            raise ConfigError(
+                f"em_mil: feature_dim {feature_dim} is odd; "
+                f"set model.stream_dims (e.g. [{feature_dim}])"
+            )
         return (feature_dim // 2, feature_dim // 2)
     dims = tuple(int(d) for d in stream_dims)
     if not dims or min(dims) < 1 or sum(dims) != feature_dim:
-        raise ConfigError(f"em_mil: stream_dims {list(dims)} must be positive and sum to feature_dim {feature_dim}")
+        raise ConfigError(
+            f"em_mil: stream_dims {list(dims)} must be positive "
+            f"and sum to feature_dim {feature_dim}"
+        )
     return dims
 
 
@@ -368,12 +427,14 @@ def _resolve_weights(n: int, stream_weights: tuple[float, ...] | None) -> torch.
         return torch.full((n,), 1.0 / n)
     w = torch.as_tensor([float(v) for v in stream_weights], dtype=torch.float32)
     if w.numel() != n or (w < 0).any() or w.sum() <= 0:
-        raise ConfigError(f"em_mil: stream_weights {list(stream_weights)} need {n} non-negative values, not all 0")
+        raise ConfigError(
+            f"em_mil: stream_weights {list(stream_weights)} need {n} non-negative values, not all 0"
+        )
     return w / w.sum()
 
 
 class EMMIL(TemporalMethod):
-    """EM-MIL (Luo et al., ECCV 2020): alternating pseudo-label training of ``q_phi`` and ``p_theta``.
+    """EM-MIL (Luo et al., ECCV 2020): alternating pseudo-label training of ``q_phi``, ``p_theta``.
 
     Args:
         feature_dim: snippet feature dimension ``D`` (streams concatenated).
@@ -386,6 +447,7 @@ class EMMIL(TemporalMethod):
         switch_every, late_start, late_switch_every, late_lr_scale: the schedule
             (:func:`em_phase`, :func:`em_lr_scale`).
         train_mode: ``"em"`` (the paper), ``"joint"`` or ``"attention"`` (ablations, Table 3).
+        video_hidden_dim, video_dropout: trunk of the independent attention-MIL video classifier.
 
     Outputs (:class:`TemporalOutput`): ``cas (B, T, C)`` fused ``P``; ``actionness (B, T)``
     fused ``Q``; ``video_scores (B, C)`` the attention-MIL classifier's probabilities;
@@ -416,20 +478,37 @@ class EMMIL(TemporalMethod):
         late_switch_every: int = 1,
         late_lr_scale: float = 4.0,
         train_mode: TrainMode = "em",
+        video_hidden_dim: int = 128,
+        video_dropout: float = 0.5,
     ):
         super().__init__()
-        _check_args(kernel_size, switch_every, late_start, late_switch_every, fuse_lambda, train_mode)
+        _check_args(
+            kernel_size, switch_every, late_start, late_switch_every, fuse_lambda, train_mode
+        )
         self.stream_dims = _resolve_streams(feature_dim, stream_dims)
         self.num_classes = num_classes
         self.gamma, self.fuse_lambda, self.train_mode = float(gamma), float(fuse_lambda), train_mode
         self.switch_every, self.late_start = switch_every, late_start
         self.late_switch_every, self.late_lr_scale = late_switch_every, float(late_lr_scale)
         branch = {"hidden_dim": hidden_dim, "kernel_size": kernel_size, "dropout": dropout}
-        self.key = nn.ModuleList(_SnippetBranch(in_dim=d, out_dim=1, **branch) for d in self.stream_dims)
-        self.cls = nn.ModuleList(_SnippetBranch(in_dim=d, out_dim=num_classes, **branch) for d in self.stream_dims)
-        self.video_classifier = _AttentionMILClassifier(stream_dims=self.stream_dims, num_classes=num_classes)
-        self.register_buffer("stream_weights", _resolve_weights(len(self.stream_dims), stream_weights))
-        self.register_buffer("_phase_code", torch.tensor(-1, dtype=torch.int64))
+        self.key = nn.ModuleList(
+            _SnippetBranch(in_dim=d, out_dim=1, **branch) for d in self.stream_dims
+        )
+        self.cls = nn.ModuleList(
+            _SnippetBranch(in_dim=d, out_dim=num_classes, **branch) for d in self.stream_dims
+        )
+        self.video_classifier = _AttentionMILClassifier(
+            stream_dims=self.stream_dims,
+            num_classes=num_classes,
+            hidden_dim=video_hidden_dim,
+            kernel_size=kernel_size,
+            dropout=video_dropout,
+        )
+        self.register_buffer(
+            "stream_weights", _resolve_weights(len(self.stream_dims), stream_weights)
+        )
+        # the epoch set by on_epoch_start (-1: none yet); saved with checkpoints
+        self.register_buffer("_epoch", torch.tensor(-1, dtype=torch.int64))
 
     # ---- schedule -----------------------------------------------------------------------
 
@@ -448,23 +527,33 @@ class EMMIL(TemporalMethod):
 
         Depends on ``epoch`` only (never on earlier calls), so a resumed run is identical.
         """
-        self._phase_code.fill_(PHASES.index(self.phase_at(epoch)))
-        return {"lr_scale": em_lr_scale(epoch, late_start=self.late_start, late_lr_scale=self.late_lr_scale)}
+        self.phase_at(epoch)  # validates the epoch
+        self._epoch.fill_(int(epoch))
+        return {"lr_scale": self.lr_scale_at(epoch)}
+
+    def lr_scale_at(self, epoch: int) -> float:
+        """Learning-rate multiplier of ``epoch`` under this model's schedule (Sec. 4.1)."""
+        return em_lr_scale(epoch, late_start=self.late_start, late_lr_scale=self.late_lr_scale)
 
     @property
     def phase_(self) -> Phase:
-        """Current training phase (``"init"``, ``"E"``, ``"M"``, ``"joint"``), set by on_epoch_start."""
-        code = int(self._phase_code)
-        if code < 0:
+        """Current phase (``"init"``, ``"E"``, ``"M"``, ``"joint"``), set by on_epoch_start."""
+        phase = self._current_phase()
+        if phase is None:
             raise PhaseNotSetError(
-                "EMMIL.phase_ is set by on_epoch_start(epoch, total_epochs=...); it has not been called "
-                "(forward and losses still work: without a phase both branches are trained)"
+                "EMMIL.phase_ is set by on_epoch_start(epoch, total_epochs=...), which has not "
+                "been called (forward and losses still work: without a phase both branches train)"
             )
-        return PHASES[code]
+        return phase
 
     def _current_phase(self) -> Phase | None:
-        code = int(self._phase_code)
-        return None if code < 0 else PHASES[code]
+        epoch = int(self._epoch)
+        return None if epoch < 0 else self.phase_at(epoch)
+
+    def _video_classifier_trains(self) -> bool:
+        """The video classifier learns at the base learning rate only (see :meth:`losses`)."""
+        epoch = int(self._epoch)
+        return epoch < 0 or self.lr_scale_at(epoch) == 1.0
 
     # ---- forward ------------------------------------------------------------------------
 
@@ -474,12 +563,14 @@ class EMMIL(TemporalMethod):
         return (w * x).sum(dim=0)
 
     def forward(self, batch: TemporalBatch) -> TemporalOutput:
-        """Raw scores: fused ``Q`` (actionness), fused ``P`` (cas), video-classifier probabilities."""
+        """Raw scores: fused ``Q`` (actionness), fused ``P`` (cas), video classifier (scores)."""
         mask = batch.mask
         x = batch.feats * mask.unsqueeze(-1).to(batch.feats.dtype)
         parts = list(torch.split(x, list(self.stream_dims), dim=-1))
-        q_logits = torch.stack([k(p).squeeze(-1) for k, p in zip(self.key, parts)])  # (S, B, T)
-        p_logits = torch.stack([c(p) for c, p in zip(self.cls, parts)])  # (S, B, T, C)
+        q_logits = torch.stack(
+            [k(p).squeeze(-1) for k, p in zip(self.key, parts, strict=True)]
+        )  # (S, B, T)
+        p_logits = torch.stack([c(p) for c, p in zip(self.cls, parts, strict=True)])  # (S, B, T, C)
         m = mask.to(q_logits.dtype)
         q = self._fuse(torch.sigmoid(q_logits)) * m
         p = self._fuse(torch.sigmoid(p_logits)) * m.unsqueeze(-1)
@@ -493,7 +584,7 @@ class EMMIL(TemporalMethod):
         )
 
     def localization_scores(self, out: TemporalOutput) -> torch.Tensor:
-        """``L (B, T, C)`` of Eq. 9 with this model's ``fuse_lambda`` (what the localizer thresholds)."""
+        """``L (B, T, C)`` of Eq. 9 with this model's ``fuse_lambda`` (what the localizer uses)."""
         return localization_score(out.actionness, out.cas, self.fuse_lambda)
 
     def localization_mask(self, out: TemporalOutput, mask: torch.Tensor) -> torch.Tensor:
@@ -508,17 +599,24 @@ class EMMIL(TemporalMethod):
         ``em``/``joint``: ``"e_step"`` (Eq. 4) and ``"m_step"`` (Eq. 6, or the initialization
         labels in the ``init`` phase) are always reported; a term enters ``"total"`` only in a
         phase that trains its branch (``None``, before :meth:`on_epoch_start`: both).
-        ``attention``: ``"attention_mil"``. Every mode adds ``"video_cls"`` (the independent
-        video classifier).
+        ``attention``: ``"attention_mil"``. Every mode reports ``"video_cls"`` (the independent
+        video classifier, trained separately with a constant rate in the paper); it enters
+        ``"total"`` in the epochs whose ``lr_scale`` is 1 (THUMOS14: epochs 0-29, then the head
+        is frozen while the EM branches run at 4x the rate; ActivityNet1.2: always).
         """
         phase = self._current_phase()
         if self.train_mode == "attention":
             terms, active = self._attention_terms(batch, out, phase)
         else:
             terms, active = self._pseudo_label_terms(batch, out, phase)
-        video = _AttentionMILClassifier.loss(out.extras["video_log_probs"], batch.video_labels, batch.mask)
-        total = video + sum(terms[k] for k in sorted(active))
-        return {"total": total, **{k: v.detach() for k, v in terms.items()}, "video_cls": video.detach()}
+        video = _AttentionMILClassifier.loss(
+            out.extras["video_log_probs"], batch.video_labels, batch.mask
+        )
+        if self._video_classifier_trains():
+            active.add("video_cls")
+        terms["video_cls"] = video
+        total = sum(terms[k] for k in sorted(active))
+        return {"total": total, **{k: v.detach() for k, v in terms.items()}}
 
     def _pseudo_label_terms(
         self, batch: TemporalBatch, out: TemporalOutput, phase: Phase | None
@@ -534,20 +632,30 @@ class EMMIL(TemporalMethod):
             "e_step": _pseudo_label_bce(out.extras["q_logits"], z_hat, mask),
             "m_step": _pseudo_label_bce(out.extras["p_logits"], y_hat, mask),
         }
-        active = {"e_step"} if phase == "E" else {"m_step"} if phase in ("init", "M") else {"e_step", "m_step"}
-        return terms, active
+        return terms, _trained_terms(phase)
 
     def _attention_terms(
         self, batch: TemporalBatch, out: TemporalOutput, phase: Phase | None
     ) -> tuple[dict[str, torch.Tensor], set[str]]:
-        """The plain attention-MIL term of the ``"attention"`` ablation; the frozen branch is detached."""
+        """The attention-MIL term of the ``"attention"`` ablation; the frozen branch is detached."""
         q_logits, p_logits = out.extras["q_logits"], out.extras["p_logits"]
         if phase == "E":
             p_logits = p_logits.detach()
         elif phase in ("init", "M"):
             q_logits = q_logits.detach()
-        loss = _attention_mil_bce(q_logits, p_logits, batch.video_labels, batch.mask, uniform=phase == "init")
+        loss = _attention_mil_bce(
+            q_logits, p_logits, batch.video_labels, batch.mask, uniform=phase == "init"
+        )
         return {"attention_mil": loss}, {"attention_mil"}
+
+
+def _trained_terms(phase: Phase | None) -> set[str]:
+    """Pseudo-label terms that enter the total in ``phase`` (None: no phase, both)."""
+    if phase == "E":
+        return {"e_step"}
+    if phase in ("init", "M"):
+        return {"m_step"}
+    return {"e_step", "m_step"}
 
 
 def _check_args(
