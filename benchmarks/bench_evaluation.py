@@ -26,8 +26,14 @@ import bench_eval_video  # noqa: E402
 
 def main() -> None:
     """Run all three benchmarks and print their figures."""
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
-    for name, module in (("temporal", bench_eval_temporal), ("frame", bench_eval_frame), ("video", bench_eval_video)):
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
+    )
+    for name, module in (
+        ("temporal", bench_eval_temporal),
+        ("frame", bench_eval_frame),
+        ("video", bench_eval_video),
+    ):
         result = module.run(seed=0)
         for key, value in result.items():
             if isinstance(value, float):

@@ -93,8 +93,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train a method from a config (YAML diff over the paper defaults)",
-        description="Train a temporal method; the merged config, checkpoints, history and "
-        "test metrics are written to the run folder.",
+        description="Train a temporal or keyframe method; the merged config, checkpoints, "
+        "history and test metrics (temporal mAP or Frame-mAP) are written to the run folder.",
     )
     p.add_argument("--config", type=Path, default=None, help="configs/<method>/<dataset>.yaml")
     p.add_argument("--data", type=Path, default=None, help="dataset folder (overrides data.root)")
@@ -123,9 +123,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from wsal.config import load_run_config
+    from wsal.methods import METHODS
     from wsal.pipeline import summarize_seeds, train_and_evaluate
 
     overrides = list(args.overrides) + ([f"data.root={args.data}"] if args.data else [])
+    from wsal.engine.tubes import cli_train, is_tube_method  # tube methods (stil): own engine
+
+    if is_tube_method(args.config, overrides):
+        return cli_train(args.config, overrides, args.out, evaluate=not args.no_eval)
     cfg = load_run_config(args.config, overrides)
     if not cfg.data.root:
         raise WsalError("no dataset: give --data DIR or set data.root in the config")
@@ -141,6 +146,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         results.append(
             train_and_evaluate(replace(cfg, seed=seed), run, resume=args.resume, evaluate=True)
         )
+    if any(r is None for r in results):  # DDP rank > 0: rank 0 evaluates and summarizes
+        return 0
+    if getattr(METHODS[cfg.method], "task", "temporal") == "keyframe":
+        from wsal.pipeline import summarize_keyframe_seeds
+
+        print(summarize_keyframe_seeds(args.out, args.seeds, results))
+        return 0
     print(summarize_seeds(args.out, args.seeds, results))
     return 0
 
@@ -148,14 +160,28 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _add_predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "predict",
-        help="run a trained model on a split; write ActivityNet results JSON and raw scores",
-        description="Predict with a trained run: raw scores are saved (RUN/raw_<split>.npz) so "
-        "post-processing can be re-run with `wsal localize` without the model.",
+        help="run a trained model on a split; write results (ActivityNet JSON or AVA CSV)",
+        description="Predict with a trained run. Temporal runs: ActivityNet results JSON, and "
+        "raw scores are saved (RUN/raw_<split>.npz) so post-processing can be re-run with "
+        "`wsal localize` without the model. Keyframe runs (ua_mil, mitl): an AVA detection CSV "
+        "with the top classes of every person box.",
     )
     p.add_argument("--run", type=Path, required=True, help="run folder written by `wsal train`")
     p.add_argument("--data", type=Path, default=None, help="dataset folder (default: the run's)")
-    p.add_argument("--split", default="test", help="split to predict (default: test)")
-    p.add_argument("--out", type=Path, required=True, help="results JSON to write")
+    p.add_argument(
+        "--split",
+        default=None,
+        help="split to predict (default: test; keyframe runs: the config's data.test_split)",
+    )
+    p.add_argument(
+        "--out", type=Path, required=True, help="results JSON (temporal) or detection CSV to write"
+    )
+    p.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        help="keyframe runs: classes per box (default: eval.top_k)",
+    )
     p.add_argument(
         "--raw",
         type=Path,
@@ -175,13 +201,32 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from wsal.pipeline import predict_to_files
+    from wsal.engine.tubes import predict_tubes, run_is_tube
+    from wsal.pipeline import predict_keyframe_to_file, predict_to_files, run_task
 
+    if run_is_tube(args.run):  # tube methods (stil): tube results JSON
+        result = predict_tubes(
+            args.run, args.out, split=args.split or "test", data_root=args.data,
+            evaluate=args.evaluate,
+        )  # fmt: skip
+        print(f"wrote tubes to {args.out}")
+        if result is not None:
+            print(result.format_table())
+        return 0
+    if run_task(args.run) == "keyframe":
+        result = predict_keyframe_to_file(
+            args.run, args.out, data_root=args.data, split=args.split, device=args.device,
+            top_k=args.top_k, evaluate=args.evaluate,
+        )  # fmt: skip
+        print(f"wrote detections to {args.out}")
+        if result is not None:
+            print(result.format_table())
+        return 0
     result = predict_to_files(
         args.run,
         args.out,
         data_root=args.data,
-        split=args.split,
+        split=args.split or "test",
         raw_path=args.raw,
         preset=args.preset,
         device=args.device,
@@ -192,24 +237,178 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_extractor_args(p: argparse.ArgumentParser, *, streams_default: str | None) -> None:
+    """Options shared by `wsal extract` and `wsal localize VIDEO`: backbone, weights, sizes."""
+    g = p.add_argument_group("extractor (see docs/extract.md)")
+    g.add_argument(
+        "--extractor",
+        default="i3d",
+        help="i3d (default), stats (no weights; tests only), or a torchvision model: "
+        "r2plus1d_18, r3d_18, s3d, mvit_v2_s, swin3d_t (optional extra)",
+    )
+    g.add_argument(
+        "--weights", "--backbone-weights", dest="weights", action="append", default=[],
+        metavar="[STREAM=]PATH",
+        help="local checkpoint per stream, e.g. rgb=rgb_imagenet.pt (repeatable; never downloaded)",
+    )  # fmt: skip
+    g.add_argument(
+        "--random-init",
+        action="store_true",
+        help="allow a randomly initialized backbone (smoke runs, speed tests; meaningless features)",
+    )
+    if streams_default is not None:
+        g.add_argument(
+            "--streams",
+            default=streams_default,
+            help=f"comma-separated (default: {streams_default})",
+        )
+    g.add_argument(
+        "--flow", default="tvl1", choices=["tvl1", "difference"],
+        help="optical flow of the flow stream: tvl1 (OpenCV contrib, as published) or "
+        "difference (a cheap proxy, NOT compatible with published features)",
+    )  # fmt: skip
+    g.add_argument("--short-side", type=int, default=256, help="resize shorter side (default 256)")
+    g.add_argument("--crop", type=int, default=224, help="centre crop side (default 224; 0: none)")
+    g.add_argument("--width", type=float, default=1.0, help=argparse.SUPPRESS)  # I3D width (tests)
+    g.add_argument("--batch-size", type=int, default=8, help="snippets per forward pass")
+    g.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+
+
+def _weights_by_stream(items: list[str], streams: list[str]) -> dict[str, Path]:
+    """``--weights`` values -> {stream: path}; a bare PATH is allowed with a single stream."""
+    out: dict[str, Path] = {}
+    for item in items:
+        stream, sep, path = item.partition("=")
+        if not sep:
+            if len(streams) != 1:
+                raise WsalError(f"--weights {item}: say which stream, e.g. rgb={item}")
+            stream, path = streams[0], item
+        if stream not in streams:
+            raise WsalError(f"--weights {item}: stream '{stream}' is not extracted ({streams})")
+        out[stream] = Path(path)
+    return out
+
+
+def _encoders(args: argparse.Namespace, streams: list[str]):
+    """Snippet encoders and the flow function of the extractor options."""
+    from wsal.extract.features import build_encoder
+    from wsal.extract.flow import flow_method
+
+    weights = _weights_by_stream(args.weights, streams)
+    encoders = [
+        build_encoder(args.extractor, s, weights=weights.get(s), random_init=args.random_init,
+                      width=args.width, device=args.device)
+        for s in streams
+    ]  # fmt: skip
+    flow = flow_method(args.flow) if "flow" in streams else None
+    return encoders, flow
+
+
+def _add_extract(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "extract",
+        help="extract snippet or box features from video files",
+        description="Decode videos (PyAV), resample to a fixed fps and encode snippets or person "
+        "boxes with a backbone whose weights come from local files. Sharded over torchrun ranks "
+        "(RANK/WORLD_SIZE), resumable, atomic; failures are summarized and the batch goes on.",
+    )
+    kinds = p.add_subparsers(dest="kind", required=True, metavar="{snippets,boxes}")
+    s = kinds.add_parser(
+        "snippets", help="temporal dataset folder: features/<split>/<stream>/<video>.npy"
+    )
+    s.add_argument("inputs", nargs="+", type=Path, help="video files, folders or .txt lists")
+    s.add_argument("--out", type=Path, required=True, help="dataset folder (created)")
+    s.add_argument("--split", default="test", help="split sub-folder (default: test)")
+    s.add_argument("--fps", type=float, default=25.0, help="frame grid rate (default 25)")
+    s.add_argument("--snippet-frames", type=int, default=16, help="frames per snippet (default 16)")
+    s.add_argument(
+        "--stride", type=int, default=None, help="frames between snippets (default: =length)"
+    )
+    s.add_argument("--overwrite", action="store_true", help="re-extract finished videos")
+    _add_extractor_args(s, streams_default="rgb,flow")
+    s.set_defaults(func=_cmd_extract_snippets)
+
+    b = kinds.add_parser(
+        "boxes", help="keyframe folder: proposals/<split>.csv + features/<split>.npy"
+    )
+    b.add_argument("--detections", type=Path, required=True, help="AVA proposals CSV or .npz")
+    b.add_argument("--videos", type=Path, required=True, help="folder of <video_id>.<ext> files")
+    b.add_argument("--out", type=Path, required=True, help="keyframe dataset folder")
+    b.add_argument("--split", default="val", help="split name (default: val)")
+    b.add_argument("--fps", type=float, default=25.0, help="frame grid rate (default 25)")
+    b.add_argument("--clip-frames", type=int, default=32, help="frames per keyframe clip")
+    b.add_argument(
+        "--time-offset", type=float, default=0.0,
+        help="seconds subtracted from timestamps (900 for AVA's 15-minute clips)",
+    )  # fmt: skip
+    _add_extractor_args(b, streams_default=None)
+    b.set_defaults(func=_cmd_extract_boxes)
+
+
+def _cmd_extract_snippets(args: argparse.Namespace) -> int:
+    from wsal.extract.decode import Resize
+    from wsal.extract.features import extract_videos, list_videos
+    from wsal.extract.snippets import SnippetSpec
+
+    streams = [s.strip() for s in args.streams.split(",") if s.strip()]
+    encoders, flow = _encoders(args, streams)
+    spec = SnippetSpec(frames=args.snippet_frames, stride=args.stride, fps=args.fps)
+    info = {"extractor": args.extractor, "streams": streams, "flow": args.flow if flow else None,
+            "short_side": args.short_side, "crop": args.crop or None,
+            "random_init": bool(args.random_init)}  # fmt: skip
+    report = extract_videos(
+        list_videos(args.inputs), args.out, encoders, split=args.split, spec=spec,
+        resize=Resize("short_side", args.short_side, min(args.crop or args.short_side, args.short_side)),
+        crop=args.crop or None, flow=flow, batch_size=args.batch_size,
+        overwrite=args.overwrite, info=info,
+    )  # fmt: skip
+    print(report.summary())
+    return 1 if report.failed else 0
+
+
+def _cmd_extract_boxes(args: argparse.Namespace) -> int:
+    from wsal.extract.boxes import extract_box_features, read_detections, write_keyframe_split
+    from wsal.extract.features import list_videos
+
+    if args.extractor == "stats":
+        raise WsalError(
+            "box features need a convolutional backbone (i3d, r3d_18, r2plus1d_18, s3d)"
+        )
+    encoders, _ = _encoders(args, ["rgb"])
+    enc = encoders[0]
+    proposals = read_detections(args.detections)
+    feats, report = extract_box_features(
+        proposals, dict(list_videos([args.videos])), enc.module, dim=enc.dim,
+        rgb_range=enc.rgb_range, clip_frames=args.clip_frames, fps=args.fps,
+        short_side=args.short_side, time_offset=args.time_offset, device=args.device,
+    )  # fmt: skip
+    write_keyframe_split(args.out, args.split, proposals, feats)
+    print(f"wrote {len(feats)} box features ({feats.shape[1]}-d) to {args.out} in "
+          f"{report.seconds:.1f} s; {len(report.failed)} videos failed ({report.zero_rows} zero rows)")  # fmt: skip
+    return 1 if report.failed else 0
+
+
 def _add_localize(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "localize",
-        help="re-run temporal post-processing on saved raw scores",
-        description="Turn saved raw scores (from `wsal predict`) into segments with a localizer "
-        "preset, without the model. Class names come from the run folder next to the scores.",
+        help="localize actions in videos, or re-run post-processing on saved raw scores",
+        description="Two modes. `wsal localize VIDEO|FOLDER --run RUN [--out DIR]`: decode, "
+        "extract features, predict, localize and write segments (JSON, CSV) and timeline PNGs. "
+        "`wsal localize --scores RAW --preset NAME --out FILE`: turn saved raw scores (from "
+        "`wsal predict`) into segments with a localizer preset, without the model.",
     )
+    p.add_argument("inputs", nargs="*", type=Path, help="video files, folders or .txt lists")
     p.add_argument(
-        "--scores", type=Path, required=True, help="raw scores .npz (RUN/raw_<split>.npz)"
+        "--scores", type=Path, default=None, help="raw scores .npz (RUN/raw_<split>.npz)"
     )
-    p.add_argument("--preset", required=True, help="localizer preset name")
+    p.add_argument("--preset", default=None, help="localizer preset name (video mode: the run's)")
     p.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="override a localizer setting (repeatable)",
+        help="override a localizer setting (repeatable; --scores mode)",
     )
     p.add_argument(
         "--run",
@@ -217,18 +416,49 @@ def _add_localize(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="run folder holding run.json (default: the folder of --scores)",
     )
-    p.add_argument("--out", type=Path, required=True, help="results JSON to write")
+    p.add_argument(
+        "--out", type=Path, default=None,
+        help="results JSON to write (--scores mode) or output folder (video mode; default: localized)",
+    )  # fmt: skip
+    p.add_argument("--no-plot", action="store_true", help="video mode: skip the timeline PNGs")
+    _add_extractor_args(p, streams_default=None)
     p.set_defaults(func=_cmd_localize)
 
 
 def _cmd_localize(args: argparse.Namespace) -> int:
+    if args.inputs:
+        return _cmd_localize_videos(args)
     from wsal.pipeline import localize_to_file
 
+    if args.scores is None or args.preset is None or args.out is None:
+        raise WsalError("give VIDEO|FOLDER --run RUN, or --scores RAW --preset NAME --out FILE")
     n = localize_to_file(
         args.scores, args.out, preset=args.preset, overrides=args.overrides, run_dir=args.run
     )
     print(f"wrote {n} segments to {args.out}")
     return 0
+
+
+def _cmd_localize_videos(args: argparse.Namespace) -> int:
+    from wsal.config import load_run_config
+    from wsal.extract.decode import Resize
+    from wsal.extract.localize_video import localize_videos
+
+    if args.run is None:
+        raise WsalError("video mode needs --run RUN (a folder written by `wsal train`)")
+    if args.scores is not None or args.overrides:
+        raise WsalError("--scores/--set belong to the raw-scores mode; drop the video arguments")
+    streams = list(load_run_config(args.run / "config.yaml").data.streams)
+    encoders, flow = _encoders(args, streams)
+    out = args.out or Path("localized")
+    report = localize_videos(
+        args.inputs, args.run, out, encoders, preset=args.preset,
+        resize=Resize("short_side", args.short_side, min(args.crop or args.short_side, args.short_side)),
+        crop=args.crop or None, flow=flow, device=args.device, plot=not args.no_plot,
+    )  # fmt: skip
+    print(report.summary())
+    print(f"wrote results to {out}")
+    return 1 if report.failed and not report.segments else 0
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -366,6 +596,164 @@ def _cmd_eval_video(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a temporal run",
+        description="One HTML file (no network needed): config, training curves, metrics "
+        "tables and plots, DETAD error analysis and a paged list of video timelines.",
+    )
+    p.add_argument("--run", type=Path, required=True, help="run folder written by `wsal train`")
+    p.add_argument("--data", type=Path, default=None, help="dataset folder (default: the run's)")
+    p.add_argument(
+        "--split", default=None, help="evaluated split (default: the config's test split)"
+    )
+    p.add_argument("--out", type=Path, default=None, help="HTML file (default: RUN/report.html)")
+    p.add_argument(
+        "--max-videos", type=int, default=60, help="timelines embedded at most (default: 60)"
+    )
+    p.set_defaults(func=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from wsal.viz.report import write_report
+
+    if args.max_videos < 0:
+        raise WsalError("--max-videos must be >= 0")
+    out = write_report(
+        args.run, args.out, data=args.data, split=args.split, max_videos=args.max_videos
+    )
+    print(f"wrote report to {out}")
+    return 0
+
+
+def _add_plot(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plot",
+        help="draw one plot: a video timeline, metrics plots, a keyframe or a tube clip",
+        description="Individual plots (PNG or SVG by the --out suffix; no suffix: both).",
+    )
+    kinds = p.add_subparsers(
+        dest="kind", required=True, metavar="{timeline,metrics,frame,tubes,tube-errors}"
+    )
+
+    t = kinds.add_parser("timeline", help="ground truth, predictions and activations of a video")
+    t.add_argument("--run", type=Path, required=True, help="run folder")
+    t.add_argument("--data", type=Path, default=None, help="dataset folder (default: the run's)")
+    t.add_argument("--split", default=None, help="split (default: the config's test split)")
+    t.add_argument("--video", required=True, help="video id")
+    t.add_argument(
+        "--class", dest="classes", action="append", default=None, metavar="NAME",
+        help="class to show (repeatable; default: ground-truth and best predicted classes)",
+    )  # fmt: skip
+    t.add_argument("--out", type=Path, required=True, help="output .png/.svg (no suffix: both)")
+    t.set_defaults(func=_cmd_plot_timeline)
+
+    m = kinds.add_parser("metrics", help="AP bars, PR curves, mAP vs tIoU, training, DETAD")
+    m.add_argument("--run", type=Path, required=True, help="run folder")
+    m.add_argument("--data", type=Path, default=None, help="dataset folder (default: the run's)")
+    m.add_argument("--split", default=None, help="split (default: the config's test split)")
+    m.add_argument("--out", type=Path, required=True, help="output folder")
+    m.add_argument("--format", choices=["png", "svg"], default="png", help="image format")
+    m.set_defaults(func=_cmd_plot_metrics)
+
+    f = kinds.add_parser("frame", help="an AVA keyframe with person boxes and actions")
+    f.add_argument("--data", type=Path, required=True, help="AVA-layout keyframe folder")
+    f.add_argument("--video", required=True, help="video id")
+    f.add_argument("--timestamp", type=int, required=True, help="keyframe second")
+    f.add_argument("--split", default=None, help="train or val (default: where the video is)")
+    f.add_argument("--detections", type=Path, default=None, help="AVA detection CSV")
+    f.add_argument("--no-gt", action="store_true", help="do not draw the ground truth")
+    f.add_argument("--video-file", type=Path, default=None, help="draw on this video's frame")
+    f.add_argument("--min-score", type=float, default=0.1, help="hide actions scored below")
+    f.add_argument("--out", type=Path, required=True, help="output .png/.svg (no suffix: both)")
+    f.set_defaults(func=_cmd_plot_frame)
+
+    u = kinds.add_parser("tubes", help="a GIF/MP4 clip of ground-truth and detected tubes")
+    u.add_argument("--data", type=Path, required=True, help="tube folder (gt_tubes.json)")
+    u.add_argument("--video", required=True, help="video id")
+    u.add_argument("--results", type=Path, default=None, help="tube results JSON")
+    u.add_argument("--video-file", type=Path, default=None, help="draw on this video's frames")
+    u.add_argument("--fps", type=float, default=10.0, help="playback frames per second")
+    u.add_argument("--frame-step", type=int, default=1, help="draw every N-th frame")
+    u.add_argument("--max-frames", type=int, default=300, help="frames at most")
+    u.add_argument("--out", type=Path, required=True, help="output .gif or .mp4")
+    u.set_defaults(func=_cmd_plot_tubes)
+
+    e = kinds.add_parser("tube-errors", help="ACT-style error breakdown of detected tubes")
+    e.add_argument("--gt", type=Path, required=True, help="gt_tubes.json")
+    e.add_argument("--pred", type=Path, required=True, help="tube results JSON")
+    e.add_argument("--iou", type=float, default=0.5, help="tube-IoU threshold (default: 0.5)")
+    e.add_argument("--out", type=Path, required=True, help="output .png/.svg (no suffix: both)")
+    e.set_defaults(func=_cmd_plot_tube_errors)
+
+
+def _cmd_plot_timeline(args: argparse.Namespace) -> int:
+    from wsal.viz.common import save_figure
+    from wsal.viz.run import load_run_view
+    from wsal.viz.timeline import video_timeline
+
+    view = load_run_view(args.run, data=args.data, split=args.split)
+    for path in save_figure(video_timeline(view, args.video, args.classes), args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_plot_metrics(args: argparse.Namespace) -> int:
+    from wsal.viz.plots import write_metrics_plots
+
+    for path in write_metrics_plots(
+        args.run, args.out, data=args.data, split=args.split, fmt=args.format
+    ):
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_plot_frame(args: argparse.Namespace) -> int:
+    from wsal.viz.common import save_figure
+    from wsal.viz.overlays import keyframe_figure, load_keyframe_data, read_video_frame
+
+    data = load_keyframe_data(
+        args.data, args.video, args.timestamp, split=args.split,
+        detections=args.detections, with_gt=not args.no_gt,
+    )  # fmt: skip
+    frame = read_video_frame(args.video_file, args.timestamp) if args.video_file else None
+    fig = keyframe_figure(data, frame=frame, min_score=args.min_score)
+    for path in save_figure(fig, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_plot_tubes(args: argparse.Namespace) -> int:
+    from wsal.io.tubes import read_gt_tubes, read_tube_results
+    from wsal.viz.overlays import write_tube_clip
+
+    gt = read_gt_tubes(args.data / "gt_tubes.json")
+    dets = read_tube_results(args.results, gt.labels) if args.results else None
+    out = write_tube_clip(
+        args.out, video=args.video, gt=gt, dets=dets, video_file=args.video_file,
+        fps=args.fps, frame_step=args.frame_step, max_frames=args.max_frames,
+    )  # fmt: skip
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_plot_tube_errors(args: argparse.Namespace) -> int:
+    from wsal.evaluation.analysis import tube_error_breakdown
+    from wsal.io.tubes import read_gt_tubes, read_tube_results
+    from wsal.viz.common import save_figure
+    from wsal.viz.metrics import tube_errors_figure
+
+    gt = read_gt_tubes(args.gt)
+    result = tube_error_breakdown(
+        gt, read_tube_results(args.pred, gt.labels), iou_threshold=args.iou
+    )
+    print(json.dumps(result.to_json()))
+    for path in save_figure(tube_errors_figure(result), args.out):
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``wsal`` command (all subcommands)."""
     parser = argparse.ArgumentParser(
@@ -381,7 +769,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_predict(sub)
     _add_localize(sub)
+    _add_extract(sub)
     _add_evaluate(sub)
+    _add_plot(sub)
+    _add_report(sub)
     return parser
 
 

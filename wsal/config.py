@@ -235,6 +235,9 @@ class DataConfig:
     test_split: str = "test"
     max_snippets: int | None = 300  # snippets sampled per training video (DML: 300)
     sampling: typing.Literal["random_crop", "uniform", "none"] = "uniform"
+    # NaN/Inf snippet features: "error" names the video and first bad snippet; "mask" zeroes
+    # those snippets, warns, and records them in run.json ("masked_snippets")
+    nonfinite: typing.Literal["error", "mask"] = "error"
 
 
 @dataclasses.dataclass
@@ -289,11 +292,78 @@ class RunConfig:
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
 
 
-def load_run_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> RunConfig:
-    """Build a :class:`RunConfig`: defaults, YAML diff, ``--set`` overrides.
+# --------------------------------------------------------------------------------------------
+# Run configuration of the keyframe (AVA-style) methods
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class KeyframeDataConfig:
+    """Where the AVA-layout keyframe folder is and how bags are drawn from it."""
+
+    root: str = ""  # keyframe dataset folder (overridden by --data)
+    train_split: str = "train"
+    test_split: str = "val"  # predicted and evaluated (Frame-mAP) after training
+    # instances sampled uniformly per training bag (Arnab et al., Sec. 3.4: 4 tubelets per
+    # bag on 8 GPUs; with frozen features many more fit); None keeps the whole bag
+    max_instances: int | None = 4
+
+
+@dataclasses.dataclass
+class WeakConfig:
+    """The weak-label protocol (clips of t seconds) and MITL's triplet sampling."""
+
+    clip_seconds: int = 10  # t: clips of t keyframes (1, 5, 10, 30, 60; 900 or 0 = whole video)
+    supervision: typing.Literal["weak", "full"] = "weak"  # full: GT labels of IoU>0.5 proposals
+    negative_gap: int = 100  # MITL Sec. 3.2.1: |t_n - t| >= 100 s
+    augment_noise: float = 0.1  # feature-space augmentation of t_p = t (fraction of row RMS)
+    augment_dropout: float = 0.1  # ... and dropped feature dimensions
+
+
+@dataclasses.dataclass
+class KeyframeEvalConfig:
+    """Detection output and the Frame-mAP protocol."""
+
+    top_k: int = 10  # classes written per box (the evaluator keeps 50 rows per keyframe)
+    protocol: typing.Literal["ava2019", "ava2020"] = "ava2019"
+
+
+def _keyframe_train_defaults() -> TrainConfig:
+    return TrainConfig(
+        epochs=20,
+        lr=1e-3,
+        weight_decay=0.0,
+        batch_size=32,  # Arnab et al.: 8 GPUs x 4 bags
+        batching="random",
+    )
+
+
+@dataclasses.dataclass
+class KeyframeRunConfig:
+    """Everything a keyframe training run uses (ua_mil, mitl); saved as ``config.yaml``.
+
+    ``model`` is the method's own ``Config`` dataclass. ``train`` is the temporal
+    :class:`TrainConfig` (only ``batching: random`` applies to bags).
+    """
+
+    method: str = "ua_mil"
+    seed: int = 0
+    data: KeyframeDataConfig = dataclasses.field(default_factory=KeyframeDataConfig)
+    weak: WeakConfig = dataclasses.field(default_factory=WeakConfig)
+    train: TrainConfig = dataclasses.field(default_factory=_keyframe_train_defaults)
+    model: typing.Any = None
+    eval: KeyframeEvalConfig = dataclasses.field(default_factory=KeyframeEvalConfig)
+
+
+def load_run_config(
+    path: str | Path | None = None, overrides: Sequence[str] = ()
+) -> RunConfig | KeyframeRunConfig:
+    """Build a run config: defaults, YAML diff, ``--set`` overrides.
 
     The method is read first (from the overrides, else the file, else the default) so the
-    ``model`` section is checked against that method's ``Config`` dataclass.
+    ``model`` section is checked against that method's ``Config`` dataclass; keyframe methods
+    (``task == "keyframe"``) get a :class:`KeyframeRunConfig`, temporal ones a
+    :class:`RunConfig`.
     """
     from wsal.methods import METHODS
 
@@ -303,7 +373,8 @@ def load_run_config(path: str | Path | None = None, overrides: Sequence[str] = (
     if method not in METHODS:
         raise ConfigError(f"unknown method '{method}'; available: {', '.join(sorted(METHODS))}")
     model_cfg = METHODS[method].Config()
-    cfg = RunConfig(model=model_cfg)
+    keyframe = getattr(METHODS[method], "task", "temporal") == "keyframe"
+    cfg = (KeyframeRunConfig if keyframe else RunConfig)(model=model_cfg)
     for source, d in ((path, diff), ("--set", over)):
         d = dict(d)
         model_diff = d.pop("model", None) or {}

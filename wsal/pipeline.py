@@ -22,6 +22,10 @@ __all__ = [
     "localize_to_file",
     "summarize_seeds",
     "evaluate_split",
+    "run_task",
+    "train_and_evaluate_keyframe",
+    "predict_keyframe_to_file",
+    "summarize_keyframe_seeds",
 ]
 
 
@@ -71,14 +75,22 @@ def train_and_evaluate(
 ):
     """Train, then (if the dataset has the test split) predict and evaluate it.
 
+    Keyframe configs (:class:`~wsal.config.KeyframeRunConfig`) go to
+    :func:`train_and_evaluate_keyframe`.
+
     Writes ``RUN/results_<split>.json``, ``RUN/raw_<split>.npz`` and ``RUN/metrics_<split>.json``.
     The test split is only evaluated, never used to choose anything.
     """
+    from wsal.config import KeyframeRunConfig
     from wsal.engine.trainer import train_temporal
 
+    if isinstance(cfg, KeyframeRunConfig):
+        return train_and_evaluate_keyframe(cfg, run_dir, resume=resume, evaluate=evaluate)
     run_dir = Path(run_dir)
-    train_temporal(cfg, run_dir, resume=resume)
+    trained = train_temporal(cfg, run_dir, resume=resume)
     split = cfg.data.test_split
+    if trained.rank != 0:  # under DDP only rank 0 predicts, evaluates and writes
+        return None
     if not evaluate or not (Path(cfg.data.root) / f"split_{split}.txt").is_file():
         return None
     result = predict_to_files(
@@ -168,3 +180,94 @@ def localize_to_file(
     dets = to_temporal_detections(localize_many(raw, config=cfg), classes)
     write_activitynet_results(out, dets)
     return len(dets)
+
+
+# --------------------------------------------------------------------------------------------
+# Keyframe (AVA-style) workflows
+# --------------------------------------------------------------------------------------------
+
+
+def run_task(run_dir: str | Path) -> str:
+    """Task family (``"temporal"`` or ``"keyframe"``) of the run folder's method."""
+    from wsal.config import read_yaml
+    from wsal.methods import METHODS
+
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise FormatError(
+            path, "config.yaml not found (give --run RUN, the folder written by `wsal train`)"
+        )
+    method = read_yaml(path).get("method")
+    if method not in METHODS:
+        raise FormatError(path, f"unknown method {method!r}")
+    return getattr(METHODS[method], "task", "temporal")
+
+
+def predict_keyframe_to_file(
+    run_dir: str | Path,
+    out: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    split: str | None = None,
+    device: str = "auto",
+    top_k: int | None = None,
+    evaluate: bool = False,
+):
+    """Predict a keyframe split with a trained run; write the AVA detection CSV ``out``.
+
+    Rows ``video_id,timestamp,x1,y1,x2,y2,action_id,score``: the ``top_k`` best classes of
+    every proposal box (``eval.top_k`` of the run by default). Returns the
+    :class:`~wsal.evaluation.frame.FrameMAPResult` when ``evaluate`` is set, else None.
+    """
+    from wsal.engine.keyframe import evaluate_keyframe, load_keyframe_run, predict_keyframe
+    from wsal.io.ava import write_ava_detections
+
+    dets, ks = predict_keyframe(
+        run_dir, data_root=data_root, split=split, device=device, top_k=top_k
+    )
+    write_ava_detections(out, dets)
+    if not evaluate:
+        return None
+    cfg = load_keyframe_run(run_dir)[0]
+    return evaluate_keyframe(ks, dets, cfg.eval.protocol)
+
+
+def train_and_evaluate_keyframe(
+    cfg, run_dir: str | Path, *, resume: bool = False, evaluate: bool = True
+):
+    """Train a keyframe method, then predict and evaluate (Frame-mAP) ``data.test_split``.
+
+    Writes ``RUN/detections_<split>.csv`` and ``RUN/metrics_<split>.json``; returns the
+    :class:`~wsal.evaluation.frame.FrameMAPResult` (None without the split or under DDP
+    rank > 0). The evaluated split is never used to choose anything.
+    """
+    from wsal.engine.keyframe import train_keyframe
+
+    run_dir = Path(run_dir)
+    trained = train_keyframe(cfg, run_dir, resume=resume)
+    split = cfg.data.test_split
+    if trained.rank != 0 or not evaluate:
+        return None
+    root = Path(cfg.data.root)
+    if (
+        not (root / "annotations" / f"{split}.csv").is_file()
+        or not (root / "proposals" / f"{split}.csv").is_file()
+    ):
+        return None
+    result = predict_keyframe_to_file(
+        run_dir, run_dir / f"detections_{split}.csv", split=split, evaluate=True
+    )
+    write_json_atomic(run_dir / f"metrics_{split}.json", result.to_json(), indent=1)
+    return result
+
+
+def summarize_keyframe_seeds(out: str | Path, seeds: Sequence[int], results: Sequence) -> str:
+    """Mean +- std over seeds of Frame-mAP; saved as ``seeds_summary.json``."""
+    maps = np.array([r.mAP for r in results])
+    std = float(maps.std(ddof=1)) if len(maps) > 1 else 0.0
+    summary = {
+        "seeds": list(seeds),
+        "frame_mAP": {"mean": float(maps.mean()), "std": std, "per_seed": maps.tolist()},
+    }
+    write_json_atomic(Path(out) / "seeds_summary.json", summary, indent=1)
+    return f"{len(seeds)} seeds {list(seeds)}\nFrame-mAP@0.5 (%)  {100 * maps.mean():6.2f} +- {100 * std:5.2f}"

@@ -1,0 +1,106 @@
+"""Small generated video files for tests, benchmarks and demos (PyAV writes them).
+
+Why: no real video can be shipped or downloaded, yet decoding, timing alignment, rotation,
+variable frame rate and audio-less/audio-only files must be tested. Every frame encodes its
+own timestamp: the grey level of the frame is :func:`level_at` of its time, so a test can
+check that decoded frame ``k`` shows the source frame displayed at ``k / fps``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["write_test_video", "level_at"]
+
+
+def level_at(t: np.ndarray | float, seconds: float) -> np.ndarray:
+    """Grey level (0..255) of the frame shown at time ``t`` of a ``seconds``-long test video."""
+    return np.round(16 + 220 * np.asarray(t, np.float64) / max(seconds, 1e-9))
+
+
+def _frame(t: float, seconds: float, width: int, height: int, marker: bool) -> np.ndarray:
+    """``(height, width, 3)`` uint8 frame: uniform grey ``level_at(t)``, white top-left marker."""
+    img = np.full((height, width, 3), int(level_at(t, seconds)), np.uint8)
+    if marker:
+        img[: height // 4, : width // 4] = 255
+    return img
+
+
+def write_test_video(
+    path: str | Path,
+    *,
+    seconds: float = 2.0,
+    fps: float = 25.0,
+    width: int = 64,
+    height: int = 48,
+    rotation: int = 0,
+    times: Sequence[float] | None = None,
+    audio: bool = False,
+    video: bool = True,
+    marker: bool = False,
+    codec: str = "mpeg4",
+) -> Path:
+    """Write a test video and return its path.
+
+    Args:
+        path: output file (``.mp4``, ``.mkv``, ...; the container follows the suffix).
+        seconds: length; frames at ``k / fps`` unless ``times`` is given.
+        fps: nominal frame rate.
+        width, height: stored frame size (before rotation).
+        rotation: counter-clockwise display rotation stored in the display matrix.
+        times: explicit frame timestamps in seconds (variable frame rate), increasing.
+        audio: add a silent mono AAC track.
+        video: False writes an audio-only file (requires ``audio``).
+        marker: draw a white top-left quarter, to check rotation.
+        codec: FFmpeg video encoder name.
+    """
+    import fractions
+
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tb = fractions.Fraction(1, 1000)
+    stamps = list(times) if times is not None else [k / fps for k in range(round(seconds * fps))]
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream(codec, rate=round(fps)) if video else None
+        if vs is not None:
+            vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+            vs.time_base = tb
+            vs.codec_context.time_base = tb
+            vs.options = {"qscale": "2"} if codec == "mpeg4" else {}
+            if rotation:
+                vs.set_display_rotation(rotation)
+        aus = out.add_stream("aac", rate=8000, layout="mono") if audio else None
+        for t in stamps if vs is not None else []:
+            frame = av.VideoFrame.from_ndarray(
+                _frame(t, seconds, width, height, marker), format="rgb24"
+            )
+            frame.pts, frame.time_base = round(t / tb), tb
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        if vs is not None:
+            for packet in vs.encode():
+                out.mux(packet)
+        if aus is not None:
+            _write_silence(out, aus, seconds)
+    return path
+
+
+def _write_silence(out, stream, seconds: float) -> None:
+    """Encode ``seconds`` of silence into the audio ``stream``."""
+    import av
+
+    n, step = round(seconds * stream.rate), 1024
+    for start in range(0, n, step):
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, min(step, n - start)), np.float32), format="fltp", layout="mono"
+        )
+        frame.rate, frame.pts = stream.rate, start
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
