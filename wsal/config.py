@@ -259,6 +259,7 @@ class TrainConfig:
     num_workers: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: typing.Literal["auto", "32", "bf16", "16"] = "auto"  # autocast on GPU only
+    tensorboard: typing.Literal["auto", "on", "off"] = "auto"  # RUN/tensorboard/ when installed
 
 
 @dataclasses.dataclass

@@ -4,7 +4,9 @@ Run folder (written atomically, file by file)::
 
     RUN/config.yaml          the merged config (what ran)
     RUN/run.json             summary: method, classes, feature dim, train/val videos, timing, metrics
-    RUN/history.csv          one row per epoch: losses (and validation mAP when enabled)
+    RUN/history.csv          one row per epoch: losses (and validation mAP when enabled),
+                             rewritten after every epoch
+    RUN/tensorboard/         the same scalars and epoch wall times (when TensorBoard is installed)
     RUN/checkpoints/last.pt  model, optimizer, epoch, EM state, RNG states (resume point)
     RUN/model.pt             final weights + config (what ``predict`` loads)
 
@@ -14,9 +16,7 @@ out of the training split, and the run records which.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import math
 import time
 from collections.abc import Callable
@@ -35,9 +35,10 @@ from wsal.data.temporal import (
     collate_temporal,
 )
 from wsal.engine.checkpoint import load_checkpoint, save_checkpoint
+from wsal.engine.history import TrainingLog, write_history
 from wsal.engine.runtime import make_fabric, rng_state, seed_everything, set_rng_state
 from wsal.errors import WsalError
-from wsal.io.atomic import write_json_atomic, write_text_atomic
+from wsal.io.atomic import write_json_atomic
 from wsal.io.features import TemporalFolder, open_temporal_folder
 from wsal.localize.temporal import RawScores
 from wsal.methods import METHODS
@@ -130,13 +131,7 @@ class _RandomBatches(torch.utils.data.Sampler[list[int]]):
             yield order[i * self.bs : (i + 1) * self.bs][self.rank :: self.world].tolist()
 
 
-def _write_history(path: Path, history: list[dict[str, float]]) -> None:
-    keys = sorted({k for row in history for k in row}, key=lambda k: (k != "epoch", k))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=keys)
-    writer.writeheader()
-    writer.writerows(history)
-    write_text_atomic(path, buf.getvalue())
+_write_history = write_history  # the name the keyframe engine imports
 
 
 def train_temporal(
@@ -189,21 +184,26 @@ def train_temporal(
         ds, batch_sampler=sampler, collate_fn=collate_temporal, num_workers=cfg.train.num_workers
     )
 
-    start_epoch, history = 0, []
+    start_epoch, history, train_seconds = 0, [], 0.0
     ckpt_path = run_dir / "checkpoints" / "last.pt"
     if resume:
         state = load_checkpoint(ckpt_path)
         _unwrap(model).load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, history = int(state["epoch"]) + 1, list(state["history"])
+        train_seconds = float(state.get("train_seconds", 0.0))
         set_rng_state(state["rng"])
         log(f"resumed from {ckpt_path} at epoch {start_epoch}")
     elif fabric.is_global_zero:
         save_config(cfg, run_dir / "config.yaml")
     _write_run_json(run_dir, cfg, folder, train_videos, val_videos, ds.feature_dim, fabric)
 
+    metrics_log = TrainingLog(
+        run_dir, history, tensorboard=cfg.train.tensorboard, enabled=fabric.is_global_zero
+    )
     t0, iterations = time.perf_counter(), 0
     for epoch in range(start_epoch, cfg.train.epochs):
+        t_epoch = time.perf_counter()
         hooks = _unwrap(model).on_epoch_start(epoch, total_epochs=cfg.train.epochs)
         for group in optimizer.param_groups:
             group["lr"] = cfg.train.lr * float(hooks.get("lr_scale", 1.0))
@@ -228,7 +228,12 @@ def train_temporal(
             row["val/average_mAP"] = _validate(
                 _unwrap(model), cfg, folder, val_videos, fabric.device
             )
-        history.append(row)
+        epoch_seconds = time.perf_counter() - t_epoch
+        train_seconds += epoch_seconds
+        metrics_log.append(
+            row, extra={"time/epoch_seconds": epoch_seconds, "time/train_seconds": train_seconds}
+        )
+        history = metrics_log.history
         if fabric.is_global_zero:
             log(
                 " ".join(
@@ -246,11 +251,13 @@ def train_temporal(
                     "optimizer": optimizer.state_dict(),
                     "epoch": epoch,
                     "history": history,
+                    "train_seconds": train_seconds,
                     "rng": rng_state(),
                     "config": config_to_dict(cfg),
                 },
             )
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and not last:
+            metrics_log.close()
             fabric.barrier()
             return TrainResult(
                 run_dir, history, time.perf_counter() - t0, iterations, fabric.global_rank
@@ -265,9 +272,18 @@ def train_temporal(
                 "feature_dim": ds.feature_dim,
             },
         )
-        _write_history(run_dir / "history.csv", history)
-        if folder.masked:  # record what data.nonfinite=mask repaired
-            _write_run_json(run_dir, cfg, folder, train_videos, val_videos, ds.feature_dim, fabric)
+        write_history(run_dir / "history.csv", history)
+        _write_run_json(
+            run_dir,
+            cfg,
+            folder,
+            train_videos,
+            val_videos,
+            ds.feature_dim,
+            fabric,
+            timing={"train_seconds": round(train_seconds, 3), "epochs": len(history)},
+        )
+    metrics_log.close()
     fabric.barrier()  # other ranks return only once model.pt is complete
     return TrainResult(run_dir, history, time.perf_counter() - t0, iterations, fabric.global_rank)
 
@@ -339,7 +355,7 @@ def _step(
 
 
 def _write_run_json(
-    run_dir, cfg, folder: TemporalFolder, train_videos, val_videos, feature_dim, fabric
+    run_dir, cfg, folder: TemporalFolder, train_videos, val_videos, feature_dim, fabric, timing=None
 ) -> None:
     if not fabric.is_global_zero:
         return
@@ -363,6 +379,7 @@ def _write_run_json(
             "device": str(fabric.device),
             "world_size": fabric.world_size,
             "masked_snippets": {v: idx.tolist() for v, idx in folder.masked.items()},
+            **({"timing": timing} if timing else {}),
         },
         indent=1,
     )
