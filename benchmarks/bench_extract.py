@@ -17,6 +17,7 @@ Usage::
     python benchmarks/bench_extract.py                               # CPU, I3D RGB
     python benchmarks/bench_extract.py --device cuda --flow           # GPU, both streams
     python benchmarks/bench_extract.py --extractor stats --long 60 600 1800
+    python benchmarks/bench_extract.py --videos 0 --long --e2e i3d --e2e-width 0.25  # train-e2e
 """
 
 from __future__ import annotations
@@ -93,6 +94,36 @@ def _memory(seconds: float, root: Path) -> dict:
     return {"video_s": seconds, **json.loads(out.stdout.strip().splitlines()[-1])}
 
 
+def _end_to_end(args: argparse.Namespace, root: Path) -> dict:
+    """Training steps/s of ``wsal train-e2e`` (clip cache built first, not timed)."""
+    import dataclasses
+
+    from wsal.engine.end_to_end import EndToEndConfig, train_end_to_end
+    from wsal.extract.videogen import write_ava_test_dataset
+    from wsal.methods.ua_mil import UAMILConfig
+
+    data = write_ava_test_dataset(root / "ava", videos=2, seconds=12, width=160, height=120)
+    h, w = args.e2e_size
+    cfg = EndToEndConfig(
+        data=str(data), videos=str(data / "videos"), backbone=args.e2e, random_init=True,
+        width=args.e2e_width, clip_frames=args.e2e_frames, frame_size=(h, w), time_offset=900,
+        clip_seconds=4, max_instances=4, steps=1, batch_size=args.batch_size, device=args.device,
+        model=UAMILConfig(hidden_dim=64),
+    )  # fmt: skip
+    quiet = {"log": lambda s: None}
+    train_end_to_end(cfg, root / "run", **quiet)  # builds the clip cache
+    steps = args.e2e_steps
+    t0 = time.perf_counter()
+    train_end_to_end(dataclasses.replace(cfg, steps=steps + 1, checkpoint_every=10**9),
+                     root / "run", resume=True, **quiet)  # fmt: skip
+    dt = time.perf_counter() - t0
+    return {
+        "end_to_end": args.e2e, "width": args.e2e_width, "clip": [args.e2e_frames, h, w],
+        "batch_bags": args.batch_size, "device": args.device, "steps": steps,
+        "wall_s": round(dt, 2), "steps_per_s": round(steps / dt, 3),
+    }  # fmt: skip
+
+
 def main() -> None:
     """Parse arguments, run the throughput and memory measurements, print JSON lines."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -103,6 +134,11 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--long", type=float, nargs="*", default=[60, 600])
+    p.add_argument("--e2e", default=None, help="also time `wsal train-e2e` with this backbone")
+    p.add_argument("--e2e-width", type=float, default=1.0, help="I3D width for --e2e")
+    p.add_argument("--e2e-frames", type=int, default=8, help="clip frames for --e2e")
+    p.add_argument("--e2e-size", type=int, nargs=2, default=[128, 160], help="frame H W (--e2e)")
+    p.add_argument("--e2e-steps", type=int, default=5, help="timed steps for --e2e")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -110,6 +146,8 @@ def main() -> None:
             print(json.dumps(_throughput(args, root)))
         for seconds in args.long:
             print(json.dumps(_memory(seconds, root)))
+        if args.e2e:
+            print(json.dumps(_end_to_end(args, root)))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from tv_fallback import import_torchvision
 
 from wsal.errors import FormatError, WsalError
 from wsal.extract.boxes import extract_box_features, read_detections, write_keyframe_split
@@ -167,7 +168,33 @@ def test_core_extract_modules_do_not_import_torchvision():
 
     code = (
         "import sys; import wsal.extract.features, wsal.extract.boxes, wsal.extract.i3d, "
-        "wsal.extract.localize_video, wsal.cli; "
+        "wsal.extract.localize_video, wsal.extract.detector, wsal.engine.end_to_end, wsal.cli; "
         "assert 'torchvision' not in sys.modules and 'cv2' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_raft_flow_needs_weights_and_torchvision(monkeypatch, tmp_path):
+    with pytest.raises(WsalError, match="--flow-weights"):
+        flow_method("raft")
+    monkeypatch.setitem(sys.modules, "torchvision", None)
+    monkeypatch.setitem(sys.modules, "torchvision.models", None)
+    monkeypatch.setitem(sys.modules, "torchvision.models.optical_flow", None)
+    with pytest.raises(WsalError, match="tvl1 works without it"):
+        flow_method("raft", weights=tmp_path / "raft.pt")
+
+
+@pytest.mark.skipif(import_torchvision() is not None, reason=str(import_torchvision()))
+def test_raft_flow_from_a_local_state_dict(tmp_path):
+    import torchvision
+
+    torch.manual_seed(0)
+    torch.save(torchvision.models.optical_flow.raft_small().state_dict(), tmp_path / "raft.pt")
+    from wsal.extract.flow import RaftFlow
+
+    fn = RaftFlow(tmp_path / "raft.pt", model="raft_small", iters=2)
+    frames = np.random.default_rng(0).integers(0, 255, (3, 128, 136, 3), dtype=np.uint8)
+    flow = fn(frames[:-1], frames[1:])
+    assert flow.shape == (2, 128, 136, 2) and np.abs(flow).max() <= 1
+    with pytest.raises(WsalError, match="at least 128"):
+        fn(frames[:1, :64], frames[1:2, :64])

@@ -140,11 +140,13 @@ def extract_box_features(
     backbone = backbone.to(device).eval()
     for vid in progress(list(dict.fromkeys(proposals.video_ids.tolist())), "box features"):
         rows = np.flatnonzero(proposals.video_ids == vid)
-        stamps = np.unique(proposals.timestamps[rows])
+        stamps, inv = np.unique(proposals.timestamps[rows], return_inverse=True)
+        by_kf = rows[np.argsort(inv, kind="stable")]  # rows grouped by keyframe
+        kf_start = np.searchsorted(np.sort(inv), np.arange(len(stamps) + 1))
         centres = np.round((stamps - time_offset) * fps).astype(np.int64)
         try:
             for j, clip in _clips(videos[vid], centres, clip_frames, fps, resize):
-                sel = rows[proposals.timestamps[rows] == stamps[j]]
+                sel = by_kf[kf_start[j] : kf_start[j + 1]]
                 boxes = proposals.boxes.xyxy[sel]
                 out[sel] = _pool_boxes(backbone, clip, boxes, rgb_range, output_size, device)
         except FormatError as e:

@@ -173,7 +173,7 @@ class _StreamState:
         if self.flow is not None and flow is None:
             raise WsalError("the flow stream needs a flow method (tvl1 or difference)")
         self.snippets = SnippetAssembler(spec)
-        self.pending: list[np.ndarray] = []
+        self.pending: np.ndarray | None = None  # (n, L, H, W, C) windows not yet encoded
         self.out: list[np.ndarray] = []
 
     def push(self, frames: np.ndarray | None, *, last: bool = False) -> None:
@@ -185,16 +185,15 @@ class _StreamState:
                 frames = tail if frames is None else np.concatenate([frames, tail])
         if frames is not None and self.crop:
             frames = center_crop(frames, self.crop)
-        windows = self.snippets.push(frames) if frames is not None else None
-        if windows is not None:
-            self.pending.extend(windows)
+        windows = [self.snippets.push(frames) if frames is not None else None]
         if last:
-            tail = self.snippets.finish()
-            if tail is not None:
-                self.pending.extend(tail)
-        while len(self.pending) >= self.batch_size or (last and self.pending):
-            batch = np.stack(self.pending[: self.batch_size])
-            del self.pending[: self.batch_size]
+            windows.append(self.snippets.finish())
+        windows = [w for w in ([self.pending] + windows) if w is not None and len(w)]
+        self.pending = np.concatenate(windows) if len(windows) > 1 else (windows or [None])[0]
+        while self.pending is not None and (
+            len(self.pending) >= self.batch_size or (last and len(self.pending))
+        ):
+            batch, self.pending = self.pending[: self.batch_size], self.pending[self.batch_size :]
             self.out.append(self.encoder.encode(batch).astype(np.float32))
 
     def result(self) -> np.ndarray:

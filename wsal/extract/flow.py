@@ -18,12 +18,20 @@ of a video repeats the last flow, so the flow stream has as many frames as the R
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from wsal.errors import WsalError
 
-__all__ = ["FLOW_BOUND", "tvl1_flow", "frame_difference_flow", "FlowState", "flow_method"]
+__all__ = [
+    "FLOW_BOUND",
+    "tvl1_flow",
+    "frame_difference_flow",
+    "RaftFlow",
+    "FlowState",
+    "flow_method",
+]
 
 #: Flow components are clipped to +- this many pixels, then divided by it (-> [-1, 1]).
 FLOW_BOUND = 20.0
@@ -79,14 +87,75 @@ def frame_difference_flow(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
     return np.clip(np.stack([d, gx], axis=-1), -1.0, 1.0).astype(np.float32)
 
 
-def flow_method(name: str) -> FlowFn:
-    """``"tvl1"`` (published features; needs OpenCV contrib) or ``"difference"`` (proxy)."""
+class RaftFlow:
+    """RAFT optical flow (Teed & Deng, ECCV 2020) through torchvision (optional extra).
+
+    ``RaftFlow(weights)(prev, nxt)``: ``(N, H, W, 3)`` uint8 pairs -> ``(N, H, W, 2)`` float32
+    in [-1, 1] (pixels clipped to ``FLOW_BOUND`` and scaled, as TV-L1). ``model`` is
+    ``raft_large`` or ``raft_small``; the weights are a local torchvision state dict (nothing is
+    downloaded). Frames are padded (edge replication) to multiples of 8, as RAFT needs.
+    RAFT flow differs from the TV-L1 flow of the published features: a flow-stream checkpoint
+    trained on TV-L1 sees a shifted input distribution.
+    """
+
+    def __init__(self, weights: str | Path, *, model: str = "raft_large", iters: int = 12,
+                 device: str = "cpu"):  # fmt: skip
+        import torch
+
+        from wsal.errors import FormatError
+
+        try:
+            import torchvision.models.optical_flow as of  # noqa: PLC0415 - optional extra
+        except Exception as e:  # noqa: BLE001 - broken builds raise RuntimeError etc.
+            raise WsalError(
+                "RAFT flow needs torchvision matching your PyTorch: pip install 'wsal[extract]' "
+                f"({type(e).__name__}: {e}); --flow tvl1 works without it"
+            ) from None
+        if model not in ("raft_large", "raft_small"):
+            raise WsalError(f"unknown RAFT model '{model}'; use raft_large or raft_small")
+        path = Path(weights)
+        if not path.is_file():
+            raise FormatError(path, "RAFT weights not found (weights are never downloaded)")
+        net = getattr(of, model)(weights=None)
+        try:
+            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        except (RuntimeError, OSError, ValueError) as e:
+            raise FormatError(path, f"cannot load {model} weights ({e})") from None
+        self.net, self.iters, self.device = net.to(device).eval(), iters, device
+
+    def __call__(self, prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+        """Flow from ``prev`` to ``nxt`` (see the class docstring)."""
+        import torch
+        import torch.nn.functional as F
+
+        def prep(x: np.ndarray) -> torch.Tensor:
+            t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
+            return t.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+        a, b = prep(prev), prep(nxt)
+        h, w = a.shape[-2:]
+        if min(h, w) < 128:
+            raise WsalError(f"RAFT needs frames of at least 128 x 128 pixels, got {h} x {w}")
+        pad = [0, -w % 8, 0, -h % 8]
+        a, b = F.pad(a, pad, mode="replicate"), F.pad(b, pad, mode="replicate")
+        with torch.no_grad():
+            flow = self.net(a, b, num_flow_updates=self.iters)[-1][..., :h, :w]
+        return _scale(flow.permute(0, 2, 3, 1).float().cpu().numpy())
+
+
+def flow_method(name: str, *, weights: str | Path | None = None, device: str = "cpu") -> FlowFn:
+    """``"tvl1"`` (published features; needs OpenCV contrib), ``"raft"`` (torchvision RAFT with
+    local ``weights``) or ``"difference"`` (proxy)."""
     if name == "tvl1":
         _cv2()  # fail before decoding anything
         return tvl1_flow
+    if name == "raft":
+        if weights is None:
+            raise WsalError("--flow raft needs --flow-weights PATH (a local RAFT state dict)")
+        return RaftFlow(weights, device=device)
     if name == "difference":
         return frame_difference_flow
-    raise WsalError(f"unknown flow method '{name}'; use 'tvl1' or 'difference'")
+    raise WsalError(f"unknown flow method '{name}'; use 'tvl1', 'raft' or 'difference'")
 
 
 class FlowState:

@@ -97,14 +97,15 @@ class SnippetAssembler:
             return None
         self._buf = frames if self._buf is None else np.concatenate([self._buf, frames])
         self._seen += len(frames)
-        out = []
         L, S = self.spec.frames, self.spec.step
-        while self._next * S + L <= self._seen:
-            a = self._next * S - self._buf_start
-            out.append(self._buf[a : a + L])
-            self._next += 1
+        n = max(0, (self._seen - L) // S + 1 - self._next)  # windows now complete
+        if n == 0:
+            return None
+        starts = (self._next + np.arange(n)) * S - self._buf_start
+        out = self._buf[starts[:, None] + np.arange(L)]  # (n, L, ...) in one gather
+        self._next += n
         self._trim()
-        return np.stack(out) if out else None
+        return out
 
     def _trim(self) -> None:
         """Drop buffered frames no future window needs."""
@@ -119,12 +120,13 @@ class SnippetAssembler:
         if self._buf is None or self._seen == 0:
             return None
         L, S = self.spec.frames, self.spec.step
-        out = []
-        while self._next * S < self._seen:
-            a = self._next * S - self._buf_start
-            part = self._buf[a : a + L]
-            pad = np.repeat(self._buf[-1:], L - len(part), axis=0)
-            out.append(np.concatenate([part, pad]))
-            self._next += 1
+        n = max(0, -(-self._seen // S) - self._next)  # windows starting before the end
+        if n == 0:
+            self._buf = None
+            return None
+        starts = (self._next + np.arange(n)) * S - self._buf_start
+        idx = np.minimum(starts[:, None] + np.arange(L), len(self._buf) - 1)  # pad: last frame
+        out = self._buf[idx]
+        self._next += n
         self._buf = None
-        return np.stack(out) if out else None
+        return out

@@ -1,0 +1,484 @@
+"""End-to-end training of a video backbone + RoI head with the keyframe methods' losses.
+
+Why: Arnab et al. (ECCV 2020, ``../shared/papers/001``) fine-tune SlowFast end to end from
+frames; ``wsal train`` trains the ua_mil head on frozen box features instead. This module
+trains the backbone too: for every keyframe of a bag a clip of ``clip_frames`` frames (every
+``frame_stride``-th frame of the 25 fps grid) centred on it goes through the backbone, the last
+feature map is averaged over time, RoIAlign (:func:`wsal.extract.roi.roi_align`, pure PyTorch,
+differentiable) pools each proposal box and a spatial max gives its vector (the SlowFast AVA
+head, as ``wsal extract boxes``); the ua_mil head (:class:`wsal.methods.ua_mil.UAMIL`,
+imported, not copied) scores the boxes and its loss (Eq. 6, or plain max-pooling BCE for
+``mil_max``) trains backbone and head together. Bags and weak clip labels are those of
+:class:`wsal.data.keyframe.KeyframeBagDataset` (the same protocol as frozen-feature training).
+
+Clips are decoded once into a uint8 cache (``RUN/clips_<split>.npy``, memory-mapped, written
+atomically) of ``K x clip_frames x H x W x 3`` bytes, where every frame is resized to
+``frame_size`` (boxes are normalized, so they stay valid; the aspect ratio is not kept).
+
+Devices, precision (bf16/fp16 autocast on GPU only, float32 on CPU) and DDP come from
+:func:`wsal.engine.runtime.make_fabric`; checkpoints are atomic and load with
+``weights_only=True``. The GPU/AMP path has not been run by the project (no GPU was lent to
+the session that wrote it); CPU training at tiny scale is tested.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wsal.config import config_to_dict, save_config
+from wsal.data.keyframe import KeyframeBagDataset, KeyframeBatch, KeyframeSplit, collate_keyframe
+from wsal.engine.checkpoint import load_checkpoint, save_checkpoint
+from wsal.engine.history import write_history
+from wsal.engine.runtime import make_fabric, rng_state, seed_everything, set_rng_state
+from wsal.errors import ConfigError, FormatError, WsalError
+from wsal.io.atomic import atomic_open, write_json_atomic
+from wsal.io.ava import read_ava_gt, read_ava_proposals, read_labelmap
+from wsal.io.features import safe_path_component
+from wsal.methods.ua_mil import UAMIL, UAMILConfig
+
+__all__ = [
+    "EndToEndConfig",
+    "TinyBackbone3D",
+    "EndToEndModel",
+    "build_end_to_end_model",
+    "train_end_to_end",
+    "load_end_to_end",
+]
+
+
+@dataclass
+class EndToEndConfig:
+    """End-to-end keyframe training (``wsal train-e2e``); defaults follow the paper's setting.
+
+    Attributes:
+        method: ``ua_mil`` (Eq. 6 loss) or ``mil_max`` (ua_mil head, max pooling, plain BCE).
+        data: AVA-layout keyframe folder (``annotations/``, ``proposals/<split>.csv``).
+        videos: folder of ``<video_id>.<ext>`` files.
+        split: training split.
+        backbone: ``i3d``, ``tiny`` (a small 3D CNN for tests and smoke runs), or a torchvision
+            model with a convolutional map (``r3d_18``, ``r2plus1d_18``, ``s3d``; optional extra).
+        weights: local backbone checkpoint ('' = random init, needs ``random_init``).
+        random_init: allow a randomly initialized backbone.
+        width: I3D channel multiplier (1.0 = the published network).
+        clip_frames, frame_stride: frames per keyframe clip and their spacing on the grid.
+        fps: frame grid rate; time_offset: seconds subtracted from keyframe timestamps (AVA: 900).
+        frame_size: ``(H, W)`` every decoded frame is resized to.
+        roi_output: RoIAlign bins per side (SlowFast: 7).
+        freeze_bn: keep batch-norm statistics fixed (small per-GPU batches).
+        clip_seconds, max_instances: the weak-label protocol (Arnab et al.: t = 10, 4 per bag).
+        model: the ua_mil head (``hidden_dim``, ``dropout``, ``pooling``, ``r``, ``uncertainty``).
+        steps, batch_size, lr, backbone_lr_scale, weight_decay, grad_clip: optimization (Adam).
+        checkpoint_every: steps between ``checkpoints/last.pt`` writes.
+        device, precision: see :mod:`wsal.engine.runtime` (AMP only on GPU).
+        seed, num_workers: determinism and data loading.
+    """
+
+    method: str = "ua_mil"
+    data: str = ""
+    videos: str = ""
+    split: str = "train"
+    backbone: str = "i3d"
+    weights: str = ""
+    random_init: bool = False
+    width: float = 1.0
+    clip_frames: int = 32
+    frame_stride: int = 1
+    fps: float = 25.0
+    time_offset: float = 0.0
+    frame_size: tuple[int, int] = (256, 320)
+    roi_output: int = 7
+    freeze_bn: bool = True
+    clip_seconds: int = 10
+    max_instances: int = 4
+    model: UAMILConfig = field(default_factory=UAMILConfig)
+    steps: int = 1000
+    batch_size: int = 4
+    lr: float = 1e-3
+    backbone_lr_scale: float = 0.1
+    weight_decay: float = 0.0
+    grad_clip: float | None = None
+    checkpoint_every: int = 100
+    device: str = "auto"
+    precision: str = "auto"
+    seed: int = 0
+    num_workers: int = 0
+
+
+class TinyBackbone3D(nn.Module):
+    """A small 3D CNN (three conv-BN-ReLU blocks, total stride 4 in space, 2 in time).
+
+    For tests and smoke runs of the end-to-end mode on CPU; ``feature_map(x (B, 3, T, H, W))``
+    returns ``(B, dim, T/2, H/4, W/4)`` like the real backbones' last maps.
+    """
+
+    def __init__(self, *, dim: int = 16):
+        super().__init__()
+        self.dim = dim
+        self.net = nn.Sequential(
+            nn.Conv3d(3, dim // 2, 3, stride=(1, 2, 2), padding=1),
+            nn.BatchNorm3d(dim // 2),
+            nn.ReLU(),
+            nn.Conv3d(dim // 2, dim, 3, stride=2, padding=1),
+            nn.BatchNorm3d(dim),
+            nn.ReLU(),
+            nn.Conv3d(dim, dim, 3, padding=1),
+        )
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, T, H, W)`` -> ``(B, dim, T', H', W')``."""
+        return self.net(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, T, H, W)`` -> ``(B, dim)`` pooled features."""
+        return self.feature_map(x).mean(dim=(2, 3, 4))
+
+
+class EndToEndModel(nn.Module):
+    """Backbone + temporal pool + RoIAlign + spatial max + a keyframe method's head.
+
+    ``forward(clips, clip_index, batch)``: ``clips (K, L, H, W, 3)`` uint8 keyframe clips,
+    ``clip_index (n,)`` int64 clip of each real instance of ``batch`` (row-major over
+    ``batch.mask``); ``batch.boxes`` normalized x1y1x2y2. Returns the batch with ``feats
+    (B, N, dim)`` filled from the backbone and the head's :class:`KeyframeOutput`.
+    """
+
+    def __init__(self, backbone: nn.Module, head: UAMIL, *, dim: int, rgb_range: str = "pm1",
+                 roi_output: int = 7, freeze_bn: bool = True):  # fmt: skip
+        super().__init__()
+        self.backbone, self.head, self.dim = backbone, head, dim
+        self.rgb_range, self.roi_output, self.freeze_bn = rgb_range, roi_output, freeze_bn
+
+    def train(self, mode: bool = True) -> EndToEndModel:
+        """Train mode, with batch norm kept in eval mode when ``freeze_bn``."""
+        super().train(mode)
+        if mode and self.freeze_bn:
+            for m in self.backbone.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+        return self
+
+    def box_features(self, clips: torch.Tensor, clip_index: torch.Tensor,
+                     boxes: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        """``(n, dim)`` features of normalized ``boxes (n, 4)`` in ``clips[clip_index]``."""
+        from wsal.extract.roi import roi_align
+
+        x = clips.permute(0, 4, 1, 2, 3).float()
+        x = x / 127.5 - 1.0 if self.rgb_range == "pm1" else x / 255.0
+        fmap = self.backbone.feature_map(x).mean(dim=2)  # (K, C, h, w): temporal average
+        h, w = fmap.shape[-2:]
+        scale = torch.tensor([w, h, w, h], dtype=fmap.dtype, device=fmap.device)
+        pooled = roi_align(fmap, boxes.to(fmap.dtype) * scale, clip_index,
+                           output_size=self.roi_output)  # fmt: skip
+        return pooled.amax(dim=(2, 3))
+
+    def forward(self, clips: torch.Tensor, clip_index: torch.Tensor, batch: KeyframeBatch):
+        """See the class docstring: ``(batch with backbone feats, KeyframeOutput)``."""
+        feats_n = self.box_features(clips, clip_index, batch.boxes[batch.mask])
+        feats = feats_n.new_zeros((*batch.mask.shape, feats_n.shape[1]))
+        feats[batch.mask] = feats_n
+        batch = dataclasses.replace(batch, feats=feats)
+        return batch, self.head(batch)
+
+
+def _backbone(cfg: EndToEndConfig) -> tuple[nn.Module, int, str]:
+    """``(backbone, dim, rgb_range)`` of ``cfg.backbone`` with its local weights."""
+    if not cfg.weights and not cfg.random_init and cfg.backbone != "tiny":
+        raise ConfigError(
+            f"no weights for the {cfg.backbone} backbone: set weights=PATH (a local file; "
+            "nothing is downloaded) or random_init=true"
+        )
+    if cfg.backbone == "tiny":
+        return TinyBackbone3D(), TinyBackbone3D().dim, "pm1"
+    if cfg.backbone == "i3d":
+        from wsal.extract.i3d import I3D, load_i3d
+
+        m = load_i3d(cfg.weights, "rgb", width=cfg.width) if cfg.weights else I3D(width=cfg.width)
+        return m, m.dim, "pm1"
+    if cfg.backbone in ("r3d_18", "r2plus1d_18", "s3d"):
+        from wsal.extract.tv import build_torchvision_backbone
+
+        m = build_torchvision_backbone(cfg.backbone, cfg.weights or None)
+        return m, m.dim, "unit"
+    raise ConfigError(
+        f"unknown backbone '{cfg.backbone}'; use i3d, tiny, r3d_18, r2plus1d_18 or s3d"
+    )
+
+
+def build_end_to_end_model(cfg: EndToEndConfig, num_classes: int) -> EndToEndModel:
+    """The model of ``cfg`` (the one place where the config becomes constructor arguments)."""
+    if cfg.method not in ("ua_mil", "mil_max"):
+        raise ConfigError(f"end-to-end training supports ua_mil and mil_max, not '{cfg.method}'")
+    backbone, dim, rgb_range = _backbone(cfg)
+    kw = dataclasses.asdict(cfg.model)
+    if cfg.method == "mil_max":
+        kw.update(pooling="max", uncertainty=False)
+    head = UAMIL(feature_dim=dim, num_classes=num_classes, **kw)
+    return EndToEndModel(backbone, head, dim=dim, rgb_range=rgb_range,
+                         roi_output=cfg.roi_output, freeze_bn=cfg.freeze_bn)  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Data: a keyframe split without features, decoded clips, bags
+# --------------------------------------------------------------------------------------------
+
+
+def _open_split(root: Path, split: str) -> KeyframeSplit:
+    """The keyframe split of ``root`` indexed by keyframe, with zero-width features (frames
+    replace them)."""
+    labelmap = read_labelmap(root / "annotations" / "action_list.pbtxt")
+    props = read_ava_proposals(root / "proposals" / f"{split}.csv")
+    videos, vcode = np.unique(props.video_ids, return_inverse=True)
+    order = np.lexsort((props.timestamps, vcode)).astype(np.int64)
+    key_v, key_t = vcode[order], props.timestamps[order]
+    new = np.ones(order.shape[0], dtype=bool)
+    new[1:] = (key_v[1:] != key_v[:-1]) | (key_t[1:] != key_t[:-1])
+    starts = np.flatnonzero(new)
+    return KeyframeSplit(
+        root=root, split=split, labelmap=labelmap, proposals=props,
+        features=np.zeros((len(props), 0), np.float32), order=order,
+        kf_start=np.append(starts, order.shape[0]).astype(np.int64),
+        kf_video=videos[key_v[starts]], kf_time=key_t[starts].astype(np.int64),
+        kf_video_code=key_v[starts].astype(np.int64), videos=videos.tolist(),
+    )  # fmt: skip
+
+
+def _cache_clips(cfg: EndToEndConfig, split: KeyframeSplit, videos: dict[str, Path],
+                 path: Path, log: Callable[[str], None]) -> tuple[np.ndarray, dict[str, str]]:  # fmt: skip
+    """Decode every keyframe clip once into the memory-mapped uint8 cache ``path``.
+
+    Returns ``(clips (K, L, H, W, 3), failed {video: message})``; clips of failed videos stay
+    zero. An existing cache with the same settings is reused.
+    """
+    from wsal.extract.boxes import _clips
+    from wsal.extract.decode import Resize
+
+    h, w = (int(v) for v in cfg.frame_size)
+    shape = (split.num_keyframes, cfg.clip_frames, h, w, 3)
+    sidecar = path.with_suffix(".json")
+    key = {"shape": list(shape), "stride": cfg.frame_stride, "fps": cfg.fps,
+           "time_offset": cfg.time_offset, "keyframes": hashlib.sha1(
+               split.kf_video.astype(str).tobytes() + split.kf_time.tobytes()).hexdigest()}  # fmt: skip
+    if path.is_file() and sidecar.is_file():
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        if meta.get("key") == key:
+            return np.load(path, mmap_mode="r"), meta["failed"]
+    failed: dict[str, str] = {}
+    span = cfg.clip_frames * cfg.frame_stride
+    resize = Resize("short_side", min(h, w), min(h, w))
+    with atomic_open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(
+            fh, {"descr": "|u1", "fortran_order": False, "shape": shape}
+        )
+        offset = fh.tell()
+        for code, vid in enumerate(split.videos):
+            kf = np.flatnonzero(split.kf_video_code == code)  # sorted by time
+            centres = np.round((split.kf_time[kf] - cfg.time_offset) * cfg.fps).astype(np.int64)
+            out = np.zeros((len(kf), *shape[1:]), np.uint8)
+            try:
+                for j, clip in _clips(videos[vid], centres, span, cfg.fps, resize):
+                    t = torch.from_numpy(np.ascontiguousarray(clip[:: cfg.frame_stride]))
+                    t = F.interpolate(t.permute(0, 3, 1, 2).float(), size=(h, w),
+                                      mode="bilinear", align_corners=False)  # fmt: skip
+                    out[j] = t.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+            except FormatError as e:
+                failed[vid] = str(e)
+                log(f"failed: {vid}: {e} (its bags are skipped)")
+            fh.seek(offset + int(kf[0]) * out[0].nbytes)
+            fh.write(out.tobytes())
+    write_json_atomic(sidecar, {"key": key, "failed": failed})
+    return np.load(path, mmap_mode="r"), failed
+
+
+class _ClipBags(torch.utils.data.Dataset):
+    """Bags of :class:`KeyframeBagDataset` plus the decoded clips of their keyframes."""
+
+    def __init__(self, bags: KeyframeBagDataset, clips: np.ndarray):
+        self.bags, self.clips = bags, clips
+        s = bags.split
+        self.row_kf = np.empty(len(s.proposals), np.int64)
+        self.row_kf[s.order] = np.repeat(np.arange(s.num_keyframes), np.diff(s.kf_start))
+
+    def __len__(self) -> int:
+        return len(self.bags)
+
+    def __getitem__(self, index: int) -> dict:
+        item = self.bags[index]
+        kf, inv = np.unique(self.row_kf[item["rows"]], return_inverse=True)
+        return {**item, "clips": np.asarray(self.clips[kf]), "clip_index": inv.astype(np.int64)}
+
+
+def _collate(items: list[dict]) -> tuple[torch.Tensor, torch.Tensor, KeyframeBatch]:
+    """``(clips (K, L, H, W, 3) uint8, clip_index (n,) int64, KeyframeBatch)``."""
+    offsets = np.cumsum([0] + [len(it["clips"]) for it in items])[:-1]
+    clips = torch.from_numpy(np.concatenate([it["clips"] for it in items]))
+    index = np.concatenate([it["clip_index"] + o for it, o in zip(items, offsets)])
+    return clips, torch.from_numpy(index), collate_keyframe(items)
+
+
+def _batch_order(valid: np.ndarray, batch_size: int, seed: int, step: int, rank: int,
+                 world: int) -> tuple[list[int], int]:  # fmt: skip
+    """Item indices of global step ``step``: seeded permutations of ``valid``; rank slice."""
+    per_epoch = max(1, len(valid) // batch_size)
+    epoch, i = divmod(step, per_epoch)
+    order = np.random.default_rng((seed, epoch, 104723)).permutation(valid)
+    return order[i * batch_size : (i + 1) * batch_size][rank::world].tolist(), epoch
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+
+
+def _optimizer(model: EndToEndModel, cfg: EndToEndConfig, device: torch.device):
+    """Adam with the head at ``lr`` and the backbone at ``lr * backbone_lr_scale``."""
+    fused = torch.device(device).type in ("cpu", "cuda")
+    groups = [
+        {"params": list(model.head.parameters()), "lr": cfg.lr},
+        {"params": list(model.backbone.parameters()), "lr": cfg.lr * cfg.backbone_lr_scale},
+    ]
+    return torch.optim.Adam(groups, weight_decay=cfg.weight_decay, fused=fused or None)
+
+
+def _unwrap(model: nn.Module) -> EndToEndModel:
+    inner = getattr(model, "module", model)
+    return getattr(inner, "module", inner)
+
+
+def train_end_to_end(
+    cfg: EndToEndConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, float]]:
+    """Train backbone + RoI head + ua_mil head from frames; write the run folder.
+
+    Run folder: ``config.yaml``, ``run.json``, ``history.csv`` (one row per step),
+    ``clips_<split>.npy`` (+ ``.json``; the decoded clip cache), ``checkpoints/last.pt``
+    (resume point) and ``model.pt`` (weights, config, classes). Returns the history.
+    """
+    from wsal.extract.features import list_videos
+
+    run_dir = Path(run_dir)
+    safe_path_component(cfg.split, "split")
+    if cfg.clip_frames < 1 or cfg.frame_stride < 1 or cfg.steps < 1 or cfg.batch_size < 1:
+        raise ConfigError("clip_frames, frame_stride, steps and batch_size must be >= 1")
+    if not cfg.data or not cfg.videos:
+        raise ConfigError("set data (keyframe folder) and videos (folder of video files)")
+    seed_everything(cfg.seed)
+    fabric = make_fabric(cfg.device, cfg.precision)
+    split = _open_split(Path(cfg.data), cfg.split)
+    gt = read_ava_gt(split.annotation_path())
+    videos = dict(list_videos([cfg.videos]))
+    missing = sorted(set(split.videos) - set(videos))
+    if missing:
+        raise WsalError(
+            f"{cfg.videos}: {len(missing)} proposal videos have no file, e.g. '{missing[0]}'"
+        )
+    model = build_end_to_end_model(cfg, split.num_classes)
+    optimizer = _optimizer(model, cfg, fabric.device)
+    model, optimizer = fabric.setup(model, optimizer)
+    if fabric.is_global_zero:
+        clips, failed = _cache_clips(cfg, split, videos, run_dir / f"clips_{cfg.split}.npy", log)
+    fabric.barrier()
+    if not fabric.is_global_zero:
+        clips, failed = _cache_clips(cfg, split, videos, run_dir / f"clips_{cfg.split}.npy", log)
+    bags = KeyframeBagDataset(split, bag="clip", clip_seconds=cfg.clip_seconds, gt=gt,
+                              max_instances=cfg.max_instances, train=True, seed=cfg.seed)  # fmt: skip
+    ds = _ClipBags(bags, clips)
+    bad_codes = np.flatnonzero(np.isin(np.asarray(split.videos), list(failed)))
+    valid = np.flatnonzero(~np.isin(split.kf_video_code[bags.item_kf[:, 0]], bad_codes))
+    if valid.size == 0:
+        raise WsalError(f"{split.root}: no bag of split '{cfg.split}' has a decodable video")
+
+    start, history = 0, []
+    ckpt = run_dir / "checkpoints" / "last.pt"
+    if resume:
+        state = load_checkpoint(ckpt)
+        _unwrap(model).load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start, history = int(state["step"]), list(state["history"])
+        set_rng_state(state["rng"])
+        log(f"resumed from {ckpt} at step {start}")
+    elif fabric.is_global_zero:
+        save_config(cfg, run_dir / "config.yaml")
+    if fabric.is_global_zero:
+        write_json_atomic(run_dir / "run.json", {
+            "method": cfg.method, "task": "keyframe", "mode": "end_to_end", "seed": cfg.seed,
+            "data": str(split.root), "videos": str(cfg.videos), "backbone": cfg.backbone,
+            "classes": [split.labelmap.names[i] for i in split.labelmap.ids],
+            "class_ids": list(split.labelmap.ids), "feature_dim": _unwrap(model).dim,
+            "bags": {"count": len(bags), "usable": int(valid.size)}, "failed_videos": failed,
+            "device": str(fabric.device), "world_size": fabric.world_size,
+        }, indent=1)  # fmt: skip
+    t0 = time.perf_counter()
+    model.train()
+    for step in range(start, cfg.steps):
+        idx, epoch = _batch_order(valid, cfg.batch_size, cfg.seed, step, fabric.global_rank,
+                                  fabric.world_size)  # fmt: skip
+        bags.set_epoch(epoch)
+        clip_t, index, batch = _collate([ds[i] for i in idx])
+        clip_t, index, batch = (
+            clip_t.to(fabric.device),
+            index.to(fabric.device),
+            batch.to(fabric.device),
+        )
+        optimizer.zero_grad(set_to_none=True)
+        batch, out = model(clip_t, index, batch)
+        losses = _unwrap(model).head.losses(batch, out)
+        if not torch.isfinite(losses["total"]):
+            raise WsalError(f"training diverged at step {step + 1}: loss {losses['total'].item()}")
+        fabric.backward(losses["total"])
+        if cfg.grad_clip:
+            fabric.clip_gradients(model, optimizer, max_norm=cfg.grad_clip)
+        optimizer.step()
+        row = {"step": step + 1, **{f"loss/{k}": float(v.detach()) for k, v in losses.items()}}
+        history.append(row)
+        if fabric.is_global_zero and (
+            (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps
+        ):
+            log(f"step {step + 1}/{cfg.steps} loss={row['loss/total']:.4f} "
+                f"({time.perf_counter() - t0:.1f} s)")  # fmt: skip
+            save_checkpoint(ckpt, {
+                "model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+                "step": step + 1, "history": history, "rng": rng_state(),
+                "config": config_to_dict(cfg),
+            })  # fmt: skip
+    if fabric.is_global_zero:
+        save_checkpoint(run_dir / "model.pt", {
+            "model": _unwrap(model).state_dict(), "config": config_to_dict(cfg),
+            "classes": [split.labelmap.names[i] for i in split.labelmap.ids],
+            "class_ids": list(split.labelmap.ids), "feature_dim": _unwrap(model).dim,
+        })  # fmt: skip
+        write_history(run_dir / "history.csv", history)
+    fabric.barrier()
+    return history
+
+
+def load_end_to_end(
+    run_dir: str | Path, *, device: str = "cpu"
+) -> tuple[EndToEndConfig, EndToEndModel, dict]:
+    """A finished end-to-end run: its config, the model (eval mode) and ``model.pt`` metadata.
+
+    The checkpoint is read with ``weights_only=True``; the backbone is rebuilt without its
+    original weights file (the fine-tuned weights are in ``model.pt``).
+    """
+    from wsal.config import merge_config
+
+    state = load_checkpoint(Path(run_dir) / "model.pt", map_location=device)
+    cfg = merge_config(EndToEndConfig(), state["config"])
+    cfg = dataclasses.replace(cfg, weights="", random_init=True)
+    model = build_end_to_end_model(cfg, len(state["classes"]))
+    model.load_state_dict(state["model"])
+    return cfg, model.to(device).eval(), state
