@@ -92,3 +92,22 @@ def test_fit_predict_finds_the_actor(selection):
 def test_unfitted_model_refuses_to_predict():
     with pytest.raises(RuntimeError):
         STIL().decision_function(np.zeros((1, 3)))
+
+
+def test_fit_is_deterministic_and_penalty_sets_selection_length():
+    """Same seed -> same weights (liblinear is seeded); the Eq. 3 penalty decides how many
+    boxes the E-step keeps: 1 with the paper's penalty on [0, 1] priors, the whole actor
+    tube with a penalty below the scores (``init_length_penalty`` only for the first E-step)."""
+    rng = np.random.default_rng(1)
+    labels = [i % 3 for i in range(9)]
+    videos = [_toy_video(rng, y) for y in labels]
+    sets = [{y} for y in labels]
+    paper = STILConfig(epochs=0, folds=1)
+    a = STIL(config=paper, seed=3).fit(videos, sets, 3)
+    b = STIL(config=paper, seed=3).fit(videos, sets, 3)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    assert all(h == [1.0] for h in a.history_.values())  # priors < 1: one box
+    long = STIL(config=STILConfig(epochs=0, folds=1, init_length_penalty=0.5)).fit(videos, sets, 3)
+    assert all(h == [8.0] for h in long.history_.values())  # the 8 actor boxes (prior 0.9)
+    neg = STIL(config=STILConfig(epochs=1, folds=1, length_penalty=-5.0)).fit(videos, sets, 3)
+    assert all(h[-1] >= 8.0 for h in neg.history_.values())

@@ -22,11 +22,19 @@ from pathlib import Path
 import numpy as np
 
 from wsal.config import config_to_dict, load_config, read_yaml, save_config
-from wsal.errors import FormatError
+from wsal.errors import ConfigError, FormatError
 from wsal.io.atomic import save_npz_atomic, write_json_atomic
 from wsal.io.temporal import read_split_file
 from wsal.io.tubes import proposal_filename, read_gt_tubes, read_tube_proposals
-from wsal.methods.stil import STIL, STILConfig, VideoBoxes
+from wsal.methods.stil import (
+    STIL,
+    Annotations,
+    STILConfig,
+    VideoBoxes,
+    annotation_prior,
+    annotation_seconds,
+    simulate_annotations,
+)
 from wsal.structures import TubeDetections, TubeGroundTruth
 
 __all__ = [
@@ -39,7 +47,14 @@ __all__ = [
     "load_tube_split",
     "train_tubes",
     "predict_tubes",
+    "SUPERVISION_KINDS",
+    "supervise_videos",
 ]
+
+#: Supervision of the training videos (STIL Sec. 5.2.2): video labels only (the default and
+#: the weakly-supervised setting), points or boxes on every ``annotation_stride``-th frame, or
+#: the 50/50 mixture of labels-only videos and box-annotated videos.
+SUPERVISION_KINDS = ("labels", "points", "boxes", "mixture")
 
 #: Methods trained here (not in ``wsal.methods.METHODS``: no gradients, no nn.Module).
 TUBE_METHODS = ("stil",)
@@ -52,6 +67,11 @@ class TubeDataConfig:
     root: str = ""  # dataset folder (overridden by --data)
     train_split: str = "train"
     test_split: str = "test"
+    # supervision beyond labels (STIL Sec. 3.3), simulated from the training ground truth:
+    # "labels" (default: nothing but the video label sets is read), "points", "boxes", or
+    # "mixture" (a random half of the training videos with boxes, the rest labels only)
+    supervision: str = "labels"
+    annotation_stride: int = 10  # annotate every k-th frame (paper: 1 or 10)
 
 
 @dataclasses.dataclass
@@ -124,6 +144,48 @@ def load_tube_split(
     return gt, vids, videos
 
 
+def supervise_videos(
+    videos: Sequence[VideoBoxes],
+    vids: Sequence[str],
+    gt: TubeGroundTruth,
+    supervision: str,
+    stride: int,
+    seed: int = 0,
+) -> tuple[list[VideoBoxes], np.ndarray]:
+    """Training videos with the Eq. 5 annotation scores added to their prior (Sec. 3.3).
+
+    Annotations are simulated from the ground-truth tubes of these (training) videos; with
+    ``supervision == "labels"`` nothing of the tubes is read and the videos come back unchanged.
+
+    Returns:
+        ``(videos, seconds)``: the videos and the appendix-A annotation cost of each ``(V,)``.
+    """
+    if supervision not in SUPERVISION_KINDS:
+        raise ConfigError(
+            f"data.supervision must be one of {', '.join(SUPERVISION_KINDS)}, not {supervision!r}"
+        )
+    if supervision == "labels":
+        return list(videos), np.full(len(videos), annotation_seconds(None))
+    rng = np.random.default_rng(seed)
+    if supervision == "mixture":  # half of the videos get boxes, the others labels only
+        annotated = np.zeros(len(videos), dtype=bool)
+        annotated[rng.permutation(len(videos))[: len(videos) // 2]] = True
+    else:
+        annotated = np.ones(len(videos), dtype=bool)
+    kind = "point" if supervision == "points" else "box"
+    out, seconds = [], np.zeros(len(videos))
+    for i, (v, vid) in enumerate(zip(videos, vids)):
+        ann = (
+            simulate_annotations(gt.tubes[vid], v.nframes, kind, stride)
+            if annotated[i]
+            else Annotations.empty()
+        )
+        seconds[i] = annotation_seconds(ann)
+        prior = np.asarray(v.prior, np.float64) + annotation_prior(v.frames, v.boxes, ann)
+        out.append(dataclasses.replace(v, prior=prior))
+    return out, seconds
+
+
 def _predict(model: STIL, vids: list[str], videos: list[VideoBoxes], labels: list[str]):
     return TubeDetections(
         tubes={v: model.predict_video(x) for v, x in zip(vids, videos)}, labels=list(labels)
@@ -148,12 +210,15 @@ def train_tubes(cfg: TubeRunConfig, out: str | Path, *, evaluate: bool = True):
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     gt, vids, videos = load_tube_split(cfg.data.root, cfg.data.train_split)
-    label_sets = gt.video_label_sets()  # the only supervision read from gt_tubes.json
+    label_sets = gt.video_label_sets()  # the only supervision read from gt_tubes.json ...
+    videos, seconds = supervise_videos(  # ... unless supervision beyond labels is asked for
+        videos, vids, gt, cfg.data.supervision, cfg.data.annotation_stride, cfg.seed
+    )
     t0 = time.perf_counter()
     model = STIL(config=cfg.model, seed=cfg.seed).fit(
         videos, [label_sets[v] for v in vids], len(gt.labels)
     )
-    seconds = time.perf_counter() - t0
+    seconds_fit = time.perf_counter() - t0
     save_npz_atomic(out / "model.npz", **model.state_dict())
     write_json_atomic(
         out / "run.json",
@@ -162,7 +227,9 @@ def train_tubes(cfg: TubeRunConfig, out: str | Path, *, evaluate: bool = True):
             "labels": list(gt.labels),
             "feature_dim": int(model.coef_.shape[1]),
             "train_videos": len(vids),
-            "fit_seconds": round(seconds, 3),
+            "fit_seconds": round(seconds_fit, 3),
+            "supervision": cfg.data.supervision,
+            "annotation_seconds_per_video": float(seconds.mean()),
             "selected_boxes_per_epoch": {gt.labels[c]: h for c, h in model.history_.items()},
         },
         indent=2,

@@ -50,6 +50,13 @@ __all__ = [
     "best_box_set",
     "rerank",
     "l2_normalize",
+    "Annotations",
+    "ANNOTATION_SECONDS",
+    "delta_t",
+    "delta_s",
+    "annotation_prior",
+    "simulate_annotations",
+    "annotation_seconds",
 ]
 
 
@@ -65,6 +72,9 @@ class STILConfig:
     folds: int = 3  # multi-fold selection (paper: 3, after Cinbis et al.)
     length_penalty: float = 1.0  # the "- s" of Eq. 3 (paper: 1 per extra box)
     prior_scale: float = 1.0  # first E-step scores = prior_scale * detector prior (paper: 1)
+    # length penalty of the first E-step (on prior scores, which live in [0, 1] while SVM
+    # scores do not); None: the same as length_penalty (paper)
+    init_length_penalty: float | None = None
     train_tubes: int = 5  # Temporal Prim tubes per training video ("a small set")
     prim_iou: float = 0.1  # Eq. 4 edge threshold (paper: 0.1)
     suppress_iou: float | None = 0.5  # drop boxes overlapping a found tube (ours)
@@ -164,6 +174,153 @@ def best_box_set(scores: np.ndarray, penalty: float = 1.0) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
+# Supervision beyond video labels (Sec. 3.3, Eq. 5-7; appendix A)
+# --------------------------------------------------------------------------------------------
+
+#: Appendix A cost model, seconds: one video label, one box, one point (an "absent" frame
+#: costs what the frame's annotation kind costs: the annotator inspects the frame either way).
+ANNOTATION_SECONDS = {"label": 5.0, "box": 15.0, "point": 1.5}
+
+#: annotation kinds of :class:`Annotations` (``kind`` codes)
+BOX, POINT, ABSENT = 0, 1, 2
+
+
+@dataclasses.dataclass
+class Annotations:
+    """Frame annotations of one training video (STIL Sec. 3.3).
+
+    Attributes:
+        frames: ``(M,)`` int 1-indexed annotated frames.
+        kind: ``(M,)`` int: 0 box, 1 point, 2 "absent" (the action is not in the frame).
+        geometry: ``(M, 4)`` float pixels: the box x1y1x2y2, a point as ``(x, y, x, y)``,
+            ignored (zeros) for "absent".
+    """
+
+    frames: np.ndarray
+    kind: np.ndarray
+    geometry: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Annotations:
+        """No annotation (video labels only)."""
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)))
+
+    def __len__(self) -> int:
+        return int(len(self.frames))
+
+
+def delta_t(ann_frames: np.ndarray, box_frames: np.ndarray) -> np.ndarray:
+    """Eq. 6, ``max(0, 1 - |A^f - B^f| / 2)``: ``(M,)``, ``(N,)`` -> ``(M, N)``.
+
+    An annotation counts fully on its frame and half on the two neighbouring frames.
+    """
+    af = np.asarray(ann_frames, np.float64).reshape(-1, 1)
+    bf = np.asarray(box_frames, np.float64).reshape(1, -1)
+    return np.maximum(0.0, 1.0 - np.abs(af - bf) / 2.0)
+
+
+def _pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU ``(M, N)`` of pixel boxes ``a (M, 4)`` and ``b (N, 4)`` (+1 pixel convention)."""
+    a, b = a[:, None, :], b[None, :, :]
+    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]) + 1, 0, None)
+    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]) + 1, 0, None)
+    inter = iw * ih
+    area_a = (a[..., 2] - a[..., 0] + 1) * (a[..., 3] - a[..., 1] + 1)
+    area_b = (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1)
+    union = area_a + area_b - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def delta_s(kind: np.ndarray, geometry: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Eq. 7, the spatial score of each annotation for each box: ``(M, N)``.
+
+    * box: ``iou(A, B)``;
+    * point: ``pmatch(A, B) = max(0, 1 - ||A - c(B)|| / ||c(B) - e(B)||)`` with ``c`` the box
+      centre and ``e`` a box corner (the point overlap of Mettes et al. 2016: 1 at the centre,
+      0 at the corners and beyond);
+    * absent: ``-1`` (boxes in frames without the action are pushed down).
+    """
+    kind = np.asarray(kind, np.int64).reshape(-1)
+    geometry = np.asarray(geometry, np.float64).reshape(-1, 4)
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    iou = _pairwise_iou(geometry, boxes)
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2.0  # (N, 2)
+    half_diag = np.linalg.norm(boxes[:, 2:] - centre, axis=1)  # ||c(B) - e(B)||
+    dist = np.linalg.norm(geometry[:, None, :2] - centre[None], axis=2)  # (M, N)
+    pmatch = np.maximum(0.0, 1.0 - dist / np.maximum(half_diag, 1e-9)[None])
+    k = kind[:, None]
+    return np.where(k == BOX, iou, np.where(k == POINT, pmatch, -1.0))
+
+
+def annotation_prior(frames: np.ndarray, boxes: np.ndarray, ann: Annotations) -> np.ndarray:
+    """Eq. 5, ``s(B, A) = sum_j delta_t(A_j^f, B^f) delta_s(A_j^s, B^s)`` for every box: ``(N,)``.
+
+    STIL adds it to the detector prior of the training boxes (Sec. 3.3), so the first E-step
+    and the Temporal Prim decomposition start from the annotated actor.
+    """
+    n = len(np.asarray(frames).reshape(-1))
+    if len(ann) == 0 or n == 0:
+        return np.zeros(n)
+    dt = delta_t(ann.frames, frames)
+    near = np.flatnonzero(dt.any(axis=1))  # only annotations within one frame of some box
+    if near.size == 0:
+        return np.zeros(n)
+    ds = delta_s(ann.kind[near], ann.geometry[near], boxes)
+    return (dt[near] * ds).sum(axis=0)
+
+
+def simulate_annotations(
+    gt_tubes: Sequence[Tube], nframes: int, kind: typing.Literal["box", "point"], stride: int
+) -> Annotations:
+    """Annotations of one training video simulated from its ground-truth tubes.
+
+    Every ``stride``-th frame (1, 1 + stride, ...) is annotated: one box (or the box centre as
+    a point) per ground-truth tube present in the frame, "absent" when no tube is. Only for
+    the supervision-beyond-labels experiments (Sec. 5.2.2); labels-only training never calls it.
+    """
+    if kind not in ("box", "point"):
+        raise ValueError(f"simulate_annotations: kind must be 'box' or 'point', not {kind!r}")
+    if stride < 1:
+        raise ValueError(f"simulate_annotations: stride must be >= 1, got {stride}")
+    sampled = np.arange(1, int(nframes) + 1, int(stride))
+    fr, geo = [], []
+    for t in gt_tubes:
+        hit = np.isin(t.frames, sampled)
+        fr.append(t.frames[hit])
+        geo.append(t.boxes[hit])
+    fr_all = np.concatenate(fr) if fr else np.zeros(0, np.int64)
+    geo_all = np.concatenate(geo) if geo else np.zeros((0, 4))
+    if kind == "point":
+        c = (geo_all[:, :2] + geo_all[:, 2:]) / 2.0
+        geo_all = np.concatenate([c, c], axis=1)
+    absent = np.setdiff1d(sampled, fr_all)
+    code = BOX if kind == "box" else POINT
+    return Annotations(
+        frames=np.concatenate([fr_all, absent]).astype(np.int64),
+        kind=np.concatenate([np.full(len(fr_all), code), np.full(len(absent), ABSENT)]),
+        geometry=np.concatenate([geo_all, np.zeros((len(absent), 4))]),
+    )
+
+
+def annotation_seconds(ann: Annotations | None) -> float:
+    """Appendix A cost of one video: 5 s for its label plus 15 s per annotated box and 1.5 s
+    per point; an "absent" frame costs one annotation of the kind used in the video (boxes
+    if the video has no box or point at all)."""
+    cost = ANNOTATION_SECONDS["label"]
+    if ann is None or len(ann) == 0:
+        return cost
+    kind = np.asarray(ann.kind)
+    n_box, n_point = int((kind == BOX).sum()), int((kind == POINT).sum())
+    absent_unit = ANNOTATION_SECONDS["point"] if n_point > n_box else ANNOTATION_SECONDS["box"]
+    return (
+        cost
+        + n_box * ANNOTATION_SECONDS["box"]
+        + n_point * ANNOTATION_SECONDS["point"]
+        + int((kind == ABSENT).sum()) * absent_unit
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # Reranking (Sec. 3.4)
 # --------------------------------------------------------------------------------------------
 
@@ -205,12 +362,17 @@ def rerank(
 
 
 def _svm(cfg: STILConfig):
-    """The max-margin solver: liblinear, hinge loss, L2 regularization (STIL: C = 10)."""
+    """The max-margin solver: liblinear, hinge loss, L2 regularization (STIL: C = 10).
+
+    ``random_state`` is fixed: liblinear's dual coordinate descent shuffles the samples, and an
+    unseeded solver made two identical fits differ (runs were not reproducible).
+    """
     from sklearn.svm import LinearSVC
 
     return LinearSVC(
-        C=cfg.C, loss="hinge", dual=True, max_iter=cfg.max_iter, class_weight=cfg.class_weight
-    )
+        C=cfg.C, loss="hinge", dual=True, max_iter=cfg.max_iter, class_weight=cfg.class_weight,
+        random_state=0,
+    )  # fmt: skip
 
 
 def _fit_binary(x_pos: np.ndarray, x_neg: np.ndarray, cfg: STILConfig) -> tuple[np.ndarray, float]:
@@ -277,16 +439,19 @@ class STIL:
         """E-step of one positive video: the box indices that are positives for the class."""
         cfg = self.config
         n = scores.shape[0]
+        penalty = cfg.length_penalty
+        if first and cfg.init_length_penalty is not None:
+            penalty = cfg.init_length_penalty
         if cfg.selection in ("mil", "gmil"):
             k = 1 if cfg.selection == "mil" else min(cfg.mu, n)
             if first:  # the paper initializes the baselines with random boxes
                 return np.sort(rng.choice(n, k, replace=False))
             return np.sort(np.argsort(-scores, kind="stable")[:k])
         if cfg.selection == "no_prim":
-            return best_box_set(scores, cfg.length_penalty)
+            return best_box_set(scores, penalty)
         best, best_z = np.array([int(np.argmax(scores))]), -np.inf
         for tube in prep.tubes:
-            start, stop, z = best_subtube(scores[tube], cfg.length_penalty)
+            start, stop, z = best_subtube(scores[tube], penalty)
             if z > best_z:
                 best, best_z = tube[start:stop], z
         return best
