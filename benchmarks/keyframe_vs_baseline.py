@@ -7,6 +7,9 @@ the val split and prints one table (mean +- std over seeds). Ablations: ``--abla
 ua_mil without uncertainty = the baseline, mitl without triplet, without similarity loss.
 
     python benchmarks/keyframe_vs_baseline.py --t 10 30 --seeds 0
+
+``--json FILE`` also saves the per-seed numbers; ``--merge A.json B.json ...`` prints the
+table of several such files (e.g. seeds run as parallel processes) without training.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import sys
 import tempfile
 import time
@@ -35,9 +39,10 @@ VARIANTS = {
     "mitl": ("mitl", []),
 }
 ABLATIONS = {
+    "ua_mil - uncertainty": ("ua_mil", ["model.uncertainty=false"]),
     "mitl - triplet": ("mitl", ["model.triplet=false"]),
     "mitl - similarity": ("mitl", ["model.similarity=false"]),
-    "mitl, max sim_n": ("mitl", ["model.negative=max"]),
+    "mitl - triplet - sim": ("mitl", ["model.triplet=false", "model.similarity=false"]),
 }
 
 
@@ -49,10 +54,23 @@ def main() -> None:
     ap.add_argument("--preset", default="demo")
     ap.add_argument("--ablations", action="store_true")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: robust on busy CPUs)")
+    ap.add_argument("--json", type=Path, help="also write the per-seed numbers here")
+    ap.add_argument("--merge", type=Path, nargs="+", help="print the table of saved --json files")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     variants = {**VARIANTS, **(ABLATIONS if args.ablations else {})}
     table: dict[tuple[str, int], list[float]] = {}
+    if args.merge:
+        seeds: list[int] = []
+        for path in args.merge:
+            saved = json.loads(path.read_text())
+            seeds += saved["seeds"]
+            for row in saved["rows"]:
+                table.setdefault((row["method"], row["t"]), []).extend(row["frame_mAP"])
+        names = list(dict.fromkeys(m for m, _ in table))
+        ts = sorted({t for _, t in table})
+        _print_table(table, names, ts, saved["preset"], seeds)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             data = generate_keyframe(Path(tmp) / f"data{seed}", args.preset, seed=seed)
@@ -66,14 +84,23 @@ def main() -> None:
                     table.setdefault((name, t), []).append(100 * result.mAP)
                     print(f"seed {seed} t={t:<3d} {name:<20s} Frame-mAP {100 * result.mAP:6.2f}"
                           f"  ({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
-    print(f"\nFrame-mAP@0.5 (%) on the '{args.preset}' val split, seeds {args.seeds}")
-    print(f"{'method':<22s}" + "".join(f"{'t=' + str(t):>16s}" for t in args.t))
-    for name in variants:
+    if args.json:
+        rows = [{"method": m, "t": t, "frame_mAP": v} for (m, t), v in table.items()]
+        args.json.write_text(json.dumps({"preset": args.preset, "seeds": args.seeds, "rows": rows}))
+    _print_table(table, list(variants), args.t, args.preset, args.seeds)
+
+
+def _print_table(table, names, ts, preset, seeds) -> None:
+    """Markdown table: one row per variant, ``mean +- std`` (ddof 1) over seeds per t."""
+    print(f"\nFrame-mAP@0.5 (%) on the '{preset}' val split, seeds {seeds}")
+    print("| method | " + " | ".join(f"t = {t}" for t in ts) + " |")
+    print("|---" * (len(ts) + 1) + "|")
+    for name in names:
         cells = []
-        for t in args.t:
+        for t in ts:
             v = np.array(table[(name, t)])
-            cells.append(f"{v.mean():7.2f} +- {v.std(ddof=1) if len(v) > 1 else 0:4.2f}")
-        print(f"{name:<22s}" + "".join(f"{c:>16s}" for c in cells))
+            cells.append(f"{v.mean():.1f} +- {v.std(ddof=1) if len(v) > 1 else 0:.1f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

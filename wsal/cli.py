@@ -263,10 +263,12 @@ def _add_extractor_args(p: argparse.ArgumentParser, *, streams_default: str | No
             help=f"comma-separated (default: {streams_default})",
         )
     g.add_argument(
-        "--flow", default="tvl1", choices=["tvl1", "difference"],
-        help="optical flow of the flow stream: tvl1 (OpenCV contrib, as published) or "
-        "difference (a cheap proxy, NOT compatible with published features)",
+        "--flow", default="tvl1", choices=["tvl1", "raft", "difference"],
+        help="optical flow of the flow stream: tvl1 (OpenCV contrib, as published), raft "
+        "(torchvision, --flow-weights) or difference (a cheap proxy, NOT compatible with "
+        "published features)",
     )  # fmt: skip
+    g.add_argument("--flow-weights", type=Path, default=None, help="local RAFT state dict")
     g.add_argument("--short-side", type=int, default=256, help="resize shorter side (default 256)")
     g.add_argument("--crop", type=int, default=224, help="centre crop side (default 224; 0: none)")
     g.add_argument("--width", type=float, default=1.0, help=argparse.SUPPRESS)  # I3D width (tests)
@@ -300,7 +302,11 @@ def _encoders(args: argparse.Namespace, streams: list[str]):
                       width=args.width, device=args.device)
         for s in streams
     ]  # fmt: skip
-    flow = flow_method(args.flow) if "flow" in streams else None
+    flow = (
+        flow_method(args.flow, weights=args.flow_weights, device=args.device)
+        if "flow" in streams
+        else None
+    )
     return encoders, flow
 
 
@@ -331,7 +337,14 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
     b = kinds.add_parser(
         "boxes", help="keyframe folder: proposals/<split>.csv + features/<split>.npy"
     )
-    b.add_argument("--detections", type=Path, required=True, help="AVA proposals CSV or .npz")
+    b.add_argument("--detections", type=Path, default=None, help="AVA proposals CSV or .npz")
+    b.add_argument(
+        "--detector", default=None,
+        help="instead of --detections: a torchvision person detector, e.g. "
+        "fasterrcnn_resnet50_fpn (optional extra; needs --detector-weights)",
+    )  # fmt: skip
+    b.add_argument("--detector-weights", type=Path, default=None, help="local detector state dict")
+    b.add_argument("--detector-threshold", type=float, default=0.8, help="person score threshold")
     b.add_argument("--videos", type=Path, required=True, help="folder of <video_id>.<ext> files")
     b.add_argument("--out", type=Path, required=True, help="keyframe dataset folder")
     b.add_argument("--split", default="val", help="split name (default: val)")
@@ -374,9 +387,22 @@ def _cmd_extract_boxes(args: argparse.Namespace) -> int:
         raise WsalError(
             "box features need a convolutional backbone (i3d, r3d_18, r2plus1d_18, s3d)"
         )
+    if (args.detections is None) == (args.detector is None):
+        raise WsalError("give either --detections FILE or --detector NAME --detector-weights PATH")
     encoders, _ = _encoders(args, ["rgb"])
     enc = encoders[0]
-    proposals = read_detections(args.detections)
+    if args.detections is not None:
+        proposals = read_detections(args.detections)
+    else:
+        from wsal.extract.detector import build_person_detector, detect_persons
+
+        if args.detector_weights is None:
+            raise WsalError("--detector needs --detector-weights PATH (a local file)")
+        det = build_person_detector(args.detector, args.detector_weights)
+        proposals, _ = detect_persons(
+            dict(list_videos([args.videos])), det, time_offset=args.time_offset, fps=args.fps,
+            threshold=args.detector_threshold, device=args.device,
+        )  # fmt: skip
     feats, report = extract_box_features(
         proposals, dict(list_videos([args.videos])), enc.module, dim=enc.dim,
         rgb_range=enc.rgb_range, clip_frames=args.clip_frames, fps=args.fps,
@@ -386,6 +412,38 @@ def _cmd_extract_boxes(args: argparse.Namespace) -> int:
     print(f"wrote {len(feats)} box features ({feats.shape[1]}-d) to {args.out} in "
           f"{report.seconds:.1f} s; {len(report.failed)} videos failed ({report.zero_rows} zero rows)")  # fmt: skip
     return 1 if report.failed else 0
+
+
+def _add_train_e2e(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train-e2e",
+        help="train backbone + RoI head + ua_mil/mil_max head end to end from video frames",
+        description="End-to-end keyframe training (docs/extract.md): clips around each keyframe "
+        "of an AVA-layout folder go through a video backbone, RoIAlign pools the proposal boxes "
+        "and the ua_mil head's loss trains both. Settings: wsal.engine.end_to_end.EndToEndConfig.",
+    )
+    p.add_argument("--data", type=Path, required=True, help="AVA-layout keyframe folder")
+    p.add_argument("--videos", type=Path, required=True, help="folder of <video_id>.<ext> files")
+    p.add_argument("--out", type=Path, required=True, help="run folder")
+    p.add_argument("--config", type=Path, default=None, help="YAML diff over the defaults")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a setting, e.g. backbone=tiny, steps=100 (repeatable)",
+    )  # fmt: skip
+    p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.pt")
+    p.set_defaults(func=_cmd_train_e2e)
+
+
+def _cmd_train_e2e(args: argparse.Namespace) -> int:
+    from wsal.config import load_config
+    from wsal.engine.end_to_end import EndToEndConfig, train_end_to_end
+
+    overrides = [*args.overrides, f"data={args.data}", f"videos={args.videos}"]
+    cfg = load_config(EndToEndConfig, args.config, overrides)
+    history = train_end_to_end(cfg, args.out, resume=args.resume)
+    print(f"trained {len(history)} steps; final loss {history[-1]['loss/total']:.4f}; "
+          f"wrote {args.out}")  # fmt: skip
+    return 0
 
 
 def _add_localize(sub: argparse._SubParsersAction) -> None:
@@ -770,6 +828,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict(sub)
     _add_localize(sub)
     _add_extract(sub)
+    _add_train_e2e(sub)
     _add_evaluate(sub)
     _add_plot(sub)
     _add_report(sub)

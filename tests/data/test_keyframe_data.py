@@ -193,3 +193,34 @@ def test_feature_rows_must_match_proposals(tmp_path):
     np.save(root / "features" / "train.npy", np.zeros((3, D), np.float32))
     with pytest.raises(FormatError, match="proposal rows"):
         open_keyframe_split(root, "train")
+
+
+def test_feature_rows_read_without_the_map_equal_indexing(tmp_path):
+    from wsal.data.keyframe import read_feature_rows
+
+    a = np.random.default_rng(0).standard_normal((500, 6)).astype(np.float16)
+    np.save(tmp_path / "f.npy", a)
+    m = np.load(tmp_path / "f.npy", mmap_mode="r")
+    pick = np.sort(np.random.default_rng(1).choice(500, 60, replace=False))
+    for rows in (np.array([0, 1, 2, 90, 91, 499]), np.arange(500), np.array([7]), pick):
+        got = read_feature_rows(m, rows)
+        assert got.dtype == np.float32 and np.array_equal(got, a[rows].astype(np.float32))
+    assert read_feature_rows(m, np.zeros(0, np.int64)).shape == (0, 6)
+    assert np.array_equal(read_feature_rows(a, rows), a[rows].astype(np.float32))  # plain array
+
+
+def test_select_videos_keeps_only_their_keyframes(tmp_path):
+    from wsal.data.keyframe import open_keyframe_split, select_videos
+    from wsal.synthetic import generate_keyframe
+
+    root = generate_keyframe(tmp_path / "kf", "tiny", seed=0)
+    split = open_keyframe_split(root, "train")
+    keep = split.videos[1:]
+    sub = select_videos(split, keep)
+    assert sub.videos == sorted(keep) and sub.num_keyframes < split.num_keyframes
+    rows = sub.order
+    assert set(split.proposals.video_ids[rows]) == set(keep)
+    assert rows.size == np.isin(split.proposals.video_ids, keep).sum()
+    assert np.array_equal(np.asarray(sub.videos)[sub.kf_video_code], sub.kf_video)
+    with pytest.raises(ConfigError, match="not in split"):
+        select_videos(split, ["nope"])

@@ -92,3 +92,21 @@ def test_full_supervision_upper_bound_runs(data, tmp_path):
     cfg = _cfg(data, "ua_mil", "weak.supervision=full", "train.epochs=1")
     result = train_keyframe(cfg, tmp_path / "fs", log=lambda s: None)
     assert set(result.history[0]) == {"epoch", "loss/total", "loss/bce"}
+
+
+def test_validation_carve_out_is_recorded_and_never_trained_on(data, tmp_path):
+    """train.val_fraction carves whole training videos out; their Frame-mAP is in history."""
+    cfg = _cfg(data, "ua_mil", "train.val_fraction=0.34", "train.eval_every=1")
+    result = train_keyframe(cfg, tmp_path / "v", log=lambda s: None)
+    run = json.loads((tmp_path / "v" / "run.json").read_text())
+    assert len(run["validation_videos"]) == 1 and len(run["train_videos"]) == 2
+    assert not set(run["validation_videos"]) & set(run["train_videos"])
+    assert "validation videos" in run["model_selection"]
+    vals = [row["val/frame_mAP"] for row in result.history]
+    assert len(vals) == cfg.train.epochs and all(0.0 <= v <= 1.0 for v in vals)
+    full = train_keyframe(_cfg(data, "ua_mil"), tmp_path / "f", log=lambda s: None)
+    full_run = json.loads((tmp_path / "f" / "run.json").read_text())
+    assert run["bags"]["count"] < full_run["bags"]["count"]
+    assert "val/frame_mAP" not in full.history[-1]
+    with pytest.raises(Exception, match="val_fraction"):
+        train_keyframe(_cfg(data, "ua_mil", "train.val_fraction=1.0"), tmp_path / "bad")

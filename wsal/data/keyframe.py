@@ -23,6 +23,7 @@ multi-hot clip labels, ``bag_index (B,)`` int64; optionally ``instance_labels (B
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -39,9 +40,11 @@ from wsal.structures import KeyframeGroundTruth
 __all__ = [
     "KeyframeSplit",
     "open_keyframe_split",
+    "select_videos",
     "clip_labels",
     "instance_labels",
     "KeyframeBagDataset",
+    "read_feature_rows",
     "KeyframeBatch",
     "collate_keyframe",
 ]
@@ -144,6 +147,43 @@ def open_keyframe_split(root: str | Path, split: str) -> KeyframeSplit:
         kf_time=key_t[starts].astype(np.int64),
         kf_video_code=key_v[starts].astype(np.int64),
         videos=videos.tolist(),
+    )
+
+
+def select_videos(split: KeyframeSplit, videos: Sequence[str]) -> KeyframeSplit:
+    """The keyframes of ``videos`` only (e.g. a validation carve-out of the training split).
+
+    Proposal rows and the memory-mapped features are shared with ``split`` (row i stays
+    feature row i); only the keyframe index (``order``, ``kf_*``, ``videos``) is restricted.
+    The ground truth of other videos is ignored by :func:`clip_labels` (unknown videos).
+
+    Raises:
+        ConfigError: a video id that is not in the split.
+    """
+    wanted = sorted(set(videos))
+    known = np.asarray(split.videos, dtype=str)
+    missing = [v for v in wanted if v not in set(split.videos)]
+    if missing:
+        raise ConfigError(f"{split.root}: videos not in split '{split.split}': {missing[:5]}")
+    codes = np.searchsorted(known, np.asarray(wanted, dtype=str)) if wanted else np.zeros(0, int)
+    keep_kf = np.isin(split.kf_video_code, codes)  # (K,) keyframes of the chosen videos
+    counts = np.diff(split.kf_start)[keep_kf]
+    starts = split.kf_start[:-1][keep_kf]
+    order = split.order[np.repeat(starts, counts) + _ragged_arange(counts)]
+    remap = np.full(known.size, -1, dtype=np.int64)
+    remap[codes] = np.arange(codes.size)
+    return KeyframeSplit(
+        root=split.root,
+        split=split.split,
+        labelmap=split.labelmap,
+        proposals=split.proposals,
+        features=split.features,
+        order=order.astype(np.int64),
+        kf_start=np.append(0, np.cumsum(counts)).astype(np.int64),
+        kf_video=split.kf_video[keep_kf],
+        kf_time=split.kf_time[keep_kf],
+        kf_video_code=remap[split.kf_video_code[keep_kf]],
+        videos=list(wanted),
     )
 
 
@@ -273,6 +313,36 @@ def _ragged_arange(counts: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+def read_feature_rows(features: np.ndarray, rows: np.ndarray, *, max_gap: int = 32) -> np.ndarray:
+    """Rows ``rows`` (sorted, unique) of an ``(N, D)`` feature matrix as ``(n, D)`` float32.
+
+    For a memory-mapped ``.npy`` the rows are read with ``os.pread`` instead of indexing the
+    map: pages touched through a map count towards the resident memory of the process and
+    stay there while the map lives, so one epoch over a 5 GB AVA-size file would grow the
+    process to the file's size. Rows closer than ``max_gap`` are read in one request (one
+    read per contiguous run, the runs found vectorized); other arrays are indexed directly.
+    """
+    fname = getattr(features, "filename", None)
+    if not isinstance(features, np.memmap) or fname is None or rows.size == 0:
+        return np.asarray(features[rows], dtype=np.float32)
+    width = features.shape[1] * features.dtype.itemsize
+    brk = np.flatnonzero(np.diff(rows) > max_gap) + 1
+    lo = rows[np.r_[0, brk]]
+    hi = rows[np.r_[brk - 1, rows.size - 1]] + 1
+    out = np.empty((rows.size, features.shape[1]), dtype=np.float32)
+    first = np.r_[0, brk]
+    fd = os.open(fname, os.O_RDONLY)
+    try:
+        for a, b, f in zip(lo.tolist(), hi.tolist(), first.tolist(), strict=True):  # per run
+            buf = os.pread(fd, (b - a) * width, int(features.offset) + a * width)
+            block = np.frombuffer(buf, dtype=features.dtype).reshape(b - a, -1)
+            n = int(np.searchsorted(rows, b) - f)
+            out[f : f + n] = block[rows[f : f + n] - a]
+    finally:
+        os.close(fd)
+    return out
+
+
 class KeyframeBagDataset(torch.utils.data.Dataset):
     """Bags of person proposals with weak clip labels, read from memory-mapped features.
 
@@ -373,7 +443,7 @@ class KeyframeBagDataset(torch.utils.data.Dataset):
         """Features ``(n, D)`` float32, boxes ``(n, 4)`` float32 and the sorted rows (memmap
         reads in file order)."""
         srt = np.sort(rows)
-        feats = np.asarray(self.split.features[srt], dtype=np.float32)
+        feats = read_feature_rows(self.split.features, srt)
         if not np.isfinite(feats).all():
             bad = int(srt[np.flatnonzero(~np.isfinite(feats).all(axis=1))[0]])
             raise FormatError(

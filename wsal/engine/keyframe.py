@@ -3,8 +3,9 @@
 Run folder (written atomically, file by file), as for the temporal methods::
 
     RUN/config.yaml          the merged config (what ran)
-    RUN/run.json             summary: method, classes, feature dim, clips and negative bags, device
-    RUN/history.csv          one row per epoch: the losses
+    RUN/run.json             summary: method, classes, feature dim, clips and negative bags,
+                             train / validation videos, model selection, device
+    RUN/history.csv          one row per epoch: the losses (and ``val/frame_mAP`` when enabled)
     RUN/checkpoints/last.pt  model, optimizer, epoch, RNG states (resume point)
     RUN/model.pt             final weights + config (what ``predict`` loads)
 
@@ -13,6 +14,12 @@ optimizer is the fused Adam of :func:`wsal.engine.trainer.make_adam`, checkpoint
 (:mod:`wsal.engine.checkpoint`). Bags are drawn by a batch order seeded by ``(seed, epoch)``
 and instance sampling seeded by ``(seed, epoch, bag)``, so a seed fixes a run and a run
 resumed from ``checkpoints/last.pt`` equals an uninterrupted one.
+
+Validation (``train.val_fraction > 0``): whole training videos are carved out
+(:func:`wsal.engine.trainer.carve_validation`, seeded) and never trained on; every
+``train.eval_every`` epochs (and after the last) their Frame-mAP is computed against their
+ground truth, so hyper-parameters can be chosen without touching the test split. The final
+checkpoint is still the one saved.
 
 Only clip label sets of the training split reach the methods (see
 :mod:`wsal.data.keyframe`); the training ground-truth boxes are read only in the fully
@@ -35,10 +42,17 @@ from wsal.data.keyframe import (
     KeyframeSplit,
     collate_keyframe,
     open_keyframe_split,
+    select_videos,
 )
 from wsal.engine.checkpoint import load_checkpoint, save_checkpoint
 from wsal.engine.runtime import make_fabric, rng_state, seed_everything, set_rng_state
-from wsal.engine.trainer import TrainResult, _write_history, build_method, make_adam
+from wsal.engine.trainer import (
+    TrainResult,
+    _write_history,
+    build_method,
+    carve_validation,
+    make_adam,
+)
 from wsal.errors import ConfigError, WsalError
 from wsal.io.atomic import write_json_atomic
 from wsal.io.ava import read_ava_gt, read_excluded_timestamps
@@ -53,6 +67,8 @@ __all__ = [
     "predict_keyframe",
     "evaluate_keyframe",
     "keyframe_dataset",
+    "score_keyframes",
+    "validate_keyframe",
 ]
 
 
@@ -142,12 +158,15 @@ def train_keyframe(
         stop_after_epoch: stop (as if killed) after this epoch; for tests of resumption.
     """
     run_dir = Path(run_dir)
-    if cfg.train.val_fraction > 0:
-        raise ConfigError("train.val_fraction is not supported for keyframe methods yet")
+    if not 0 <= cfg.train.val_fraction < 1:
+        raise ConfigError(f"train.val_fraction must be in [0, 1), got {cfg.train.val_fraction}")
     seed_everything(cfg.seed)
     fabric = make_fabric(cfg.train.device, cfg.train.precision)
-    split = open_keyframe_split(cfg.data.root, cfg.data.train_split)
-    gt = read_ava_gt(split.annotation_path())
+    full = open_keyframe_split(cfg.data.root, cfg.data.train_split)
+    gt = read_ava_gt(full.annotation_path())
+    train_videos, val_videos = carve_validation(full.videos, cfg.train.val_fraction, cfg.seed)
+    split = select_videos(full, train_videos) if val_videos else full
+    val_split = select_videos(full, val_videos) if val_videos else None
     ds = keyframe_dataset(cfg, split, train=True, gt=gt)
     if len(ds) == 0:
         raise WsalError(f"{split.root}: no proposals in split '{split.split}' to train on")
@@ -175,7 +194,7 @@ def train_keyframe(
     elif fabric.is_global_zero:
         save_config(cfg, run_dir / "config.yaml")
     if fabric.is_global_zero:
-        _write_run_json(run_dir, cfg, split, ds, fabric)
+        _write_run_json(run_dir, cfg, split, ds, fabric, val_videos)
 
     t0, iterations = time.perf_counter(), 0
     for epoch in range(start_epoch, cfg.train.epochs):
@@ -202,6 +221,13 @@ def train_keyframe(
             "epoch": epoch + 1,
             **{f"loss/{k}": v / max(1, len(loader)) for k, v in sums.items()},
         }
+        last = epoch + 1 == cfg.train.epochs
+        every = cfg.train.eval_every
+        if val_split is not None and (last or (every and (epoch + 1) % every == 0)):
+            row["val/frame_mAP"] = validate_keyframe(
+                _unwrap(model), cfg, val_split, gt, fabric.device
+            )
+            model.train()
         history.append(row)
         if fabric.is_global_zero:
             log(
@@ -209,7 +235,6 @@ def train_keyframe(
                     f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
                 )
             )
-        last = epoch + 1 == cfg.train.epochs
         if fabric.is_global_zero and (
             last or (epoch + 1) % max(1, cfg.train.checkpoint_every) == 0
         ):
@@ -246,9 +271,15 @@ def train_keyframe(
 
 
 def _write_run_json(
-    run_dir: Path, cfg: KeyframeRunConfig, split: KeyframeSplit, ds, fabric
+    run_dir: Path, cfg: KeyframeRunConfig, split: KeyframeSplit, ds, fabric, val_videos
 ) -> None:
     negatives = int((ds.item_label.sum(axis=1) == 0).sum())
+    selection = (
+        "validation videos carved from the training split (val/frame_mAP in history.csv); "
+        "the final checkpoint is used"
+        if val_videos
+        else "none: the final checkpoint is used"
+    )
     write_json_atomic(
         run_dir / "run.json",
         {
@@ -263,7 +294,9 @@ def _write_run_json(
             "clip_seconds": cfg.weak.clip_seconds,
             "supervision": cfg.weak.supervision,
             "bags": {"kind": ds.bag, "count": len(ds), "negative": negatives},
-            "model_selection": "none: the final checkpoint is used",
+            "train_videos": list(split.videos),
+            "validation_videos": list(val_videos),
+            "model_selection": selection,
             "device": str(fabric.device),
             "world_size": fabric.world_size,
         },
@@ -314,8 +347,27 @@ def predict_keyframe(
         raise WsalError(
             f"{ks.root}: label map differs from the run's ({len(ks.labelmap.ids)} vs {len(state['class_ids'])} classes)"
         )
-    ds = keyframe_dataset(cfg, ks, train=False)
     k = max(1, min(int(top_k or cfg.eval.top_k), ks.num_classes))
+    return score_keyframes(model, cfg, ks, dev, top_k=k, chunk=keyframes_per_batch), ks
+
+
+@torch.no_grad()
+def score_keyframes(
+    model: KeyframeMethod,
+    cfg: KeyframeRunConfig,
+    ks: KeyframeSplit,
+    device,
+    *,
+    top_k: int,
+    chunk: int = 256,
+) -> KeyframeDetections:
+    """Detections (the ``top_k`` classes of every proposal) of ``ks`` by ``model`` (eval mode).
+
+    Keyframes are scored in chunks of ``chunk`` (memory bounded by a chunk).
+    """
+    model.eval()
+    ds = keyframe_dataset(cfg, ks, train=False)
+    k, keyframes_per_batch, dev = top_k, chunk, device
     rows_out, cls_out, score_out = [], [], []
     for a in progress(range(0, len(ds), keyframes_per_batch), "predict"):
         items = [ds[i] for i in range(a, min(len(ds), a + keyframes_per_batch))]
@@ -335,7 +387,19 @@ def predict_keyframe(
         labels=ks.class_ids[np.concatenate(cls_out)] if cls_out else np.zeros(0, np.int64),
         scores=np.concatenate(score_out) if score_out else np.zeros(0),
     )
-    return dets, ks
+    return dets
+
+
+def validate_keyframe(
+    model: KeyframeMethod, cfg: KeyframeRunConfig, ks: KeyframeSplit, gt, device
+) -> float:
+    """Frame-mAP@0.5 of ``model`` on the carved-out training videos of ``ks`` (model selection
+    on training data only; ``gt`` is the training split's ground truth, restricted here)."""
+    from wsal.evaluation.frame import frame_map
+
+    dets = score_keyframes(model, cfg, ks, device, top_k=min(cfg.eval.top_k, ks.num_classes))
+    sub = gt[np.isin(gt.video_ids, np.asarray(ks.videos, dtype=str))]
+    return float(frame_map(sub, dets, ks.labelmap, protocol=cfg.eval.protocol).mAP)
 
 
 def evaluate_keyframe(ks: KeyframeSplit, dets: KeyframeDetections, protocol: str = "ava2019"):
