@@ -126,6 +126,8 @@ def _coerce(value: Any, tp: Any, name: str) -> Any:
             errors[0] if len(errors) == 1 else f"config key '{name}': {value!r} fits none of {tp}"
         )
     if origin is typing.Literal:
+        if isinstance(value, bool) and ("on" if value else "off") in args:
+            return "on" if value else "off"  # YAML 1.1 reads on/off (and yes/no) as booleans
         if value not in args:
             raise ConfigError(f"config key '{name}': {value!r} is not one of {list(args)}")
         return value

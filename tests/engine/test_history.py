@@ -96,3 +96,10 @@ def test_training_run_writes_tensorboard_and_timing(tmp_path):
     timing = json.loads((run / "run.json").read_text())["timing"]
     assert timing["epochs"] == 3 and timing["train_seconds"] > 0
     assert len(_rows(run / "history.csv")) == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("off", "off"), ("on", "on"), ("false", "off"), ("auto", "auto")]
+)
+def test_tensorboard_switch_reads_yaml_booleans(text, expected):
+    assert load_run_config(None, [f"train.tensorboard={text}"]).train.tensorboard == expected
