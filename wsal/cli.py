@@ -857,6 +857,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"wsal: error: {msg}", file=sys.stderr)
         return 2
+    finally:
+        if "torch.distributed" in sys.modules:  # only a command that trained can hold a group
+            from wsal.engine.runtime import shutdown_distributed
+
+            shutdown_distributed()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import torch
 
 __all__ = [
     "seed_everything",
+    "shutdown_distributed",
     "resolve_device",
     "resolve_precision",
     "make_fabric",
@@ -99,3 +100,16 @@ def set_rng_state(state: dict) -> None:
     np.random.set_state((np_state[0], np_state[1].numpy().astype(np.uint32), *np_state[2:]))
     py = state["python"]
     random.setstate((py[1], tuple(py[0]), py[2]))
+
+
+def shutdown_distributed() -> None:
+    """Destroy the default process group, if one exists, before the process exits.
+
+    Lightning Fabric leaves the gloo/NCCL group alive after training; when the interpreter
+    then exits with the group's worker threads still running, a rank can abort now and then
+    ("terminate called without an active exception"). The CLI calls this on every exit.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
