@@ -28,7 +28,6 @@ supervised mode (``weak.supervision=full``).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +46,7 @@ from wsal.data.keyframe import (
 from wsal.engine.checkpoint import load_checkpoint, save_checkpoint
 from wsal.engine.runtime import make_fabric, rng_state, seed_everything, set_rng_state
 from wsal.engine.trainer import (
+    SeededBatchSampler,
     TrainResult,
     _write_history,
     build_method,
@@ -94,31 +94,6 @@ def keyframe_dataset(
         supervision=w.supervision,
         seed=cfg.seed,
     )
-
-
-class _SeededBatches(torch.utils.data.Sampler[list[int]]):
-    """Shuffled batches of bags seeded by ``(seed, epoch)``; DDP ranks take slices."""
-
-    def __init__(
-        self, n: int, batch_size: int, seed: int, num_batches: int | None, rank: int, world: int
-    ):
-        self.n, self.bs, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
-        self.num_batches = num_batches or max(1, math.ceil(n / batch_size))
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Change the draw (call once per epoch)."""
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.num_batches
-
-    def __iter__(self):
-        rng = np.random.default_rng((self.seed, self.epoch, 104723))
-        reps = math.ceil(self.num_batches * self.bs / self.n)
-        order = np.concatenate([rng.permutation(self.n) for _ in range(reps)])
-        for i in range(self.num_batches):
-            yield order[i * self.bs : (i + 1) * self.bs][self.rank :: self.world].tolist()
 
 
 def _unwrap(model: torch.nn.Module) -> KeyframeMethod:
@@ -175,9 +150,9 @@ def train_keyframe(
     )
     optimizer = make_adam(model, cfg.train.lr, cfg.train.weight_decay, fabric.device)
     model, optimizer = fabric.setup(model, optimizer)
-    sampler = _SeededBatches(
+    sampler = SeededBatchSampler(
         len(ds), cfg.train.batch_size, cfg.seed, cfg.train.iterations_per_epoch,
-        fabric.global_rank, fabric.world_size,
+        fabric.global_rank, fabric.world_size, salt=104723,
     )  # fmt: skip
     loader = torch.utils.data.DataLoader(
         ds, batch_sampler=sampler, collate_fn=collate_keyframe, num_workers=cfg.train.num_workers

@@ -100,30 +100,44 @@ def _batches(ds: SnippetDataset, cfg: RunConfig, rank: int, world: int):
             world_size=world,
         )
     else:
-        sampler = _RandomBatches(
+        sampler = SeededBatchSampler(
             len(ds), t.batch_size, cfg.seed, t.iterations_per_epoch, rank, world
         )
     return sampler
 
 
-class _RandomBatches(torch.utils.data.Sampler[list[int]]):
-    """Shuffled batches, seeded by (seed, epoch); each DDP rank takes a slice of every batch."""
+class SeededBatchSampler(torch.utils.data.Sampler[list[int]]):
+    """Shuffled batches, seeded by ``(seed, epoch, salt)``; each DDP rank takes a slice of
+    every global batch, so the ranks together see exactly the single-process batches.
+
+    ``salt`` separates the streams of different engines (temporal videos, keyframe bags).
+    """
 
     def __init__(
-        self, n: int, batch_size: int, seed: int, num_batches: int | None, rank: int, world: int
+        self,
+        n: int,
+        batch_size: int,
+        seed: int,
+        num_batches: int | None,
+        rank: int,
+        world: int,
+        *,
+        salt: int = 15485863,
     ):
         self.n, self.bs, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
+        self.salt = salt
         self.num_batches = num_batches or max(1, math.ceil(n / batch_size))
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Change the draw (call once per epoch)."""
         self.epoch = epoch
 
     def __len__(self) -> int:
         return self.num_batches
 
     def __iter__(self):
-        rng = np.random.default_rng((self.seed, self.epoch, 15485863))
+        rng = np.random.default_rng((self.seed, self.epoch, self.salt))
         order = np.concatenate(
             [rng.permutation(self.n) for _ in range(math.ceil(self.num_batches * self.bs / self.n))]
         )
