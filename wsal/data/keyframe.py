@@ -116,8 +116,11 @@ class KeyframeSplit:
         return read_ava_gt(self.annotation_path())
 
 
-def open_keyframe_split(root: str | Path, split: str) -> KeyframeSplit:
+def open_keyframe_split(root: str | Path, split: str, *, features: bool = True) -> KeyframeSplit:
     """Open ``split`` of the keyframe folder ``root``: label map, proposals, memory-mapped features.
+
+    ``features=False`` skips ``features/<split>.npy`` (zero-width features): the end-to-end
+    mode computes box features from the frames instead.
 
     Raises:
         FormatError: a missing file, or features whose row count differs from the proposals.
@@ -128,7 +131,11 @@ def open_keyframe_split(root: str | Path, split: str) -> KeyframeSplit:
         raise FormatError(root, "keyframe dataset folder not found")
     labelmap = read_labelmap(root / "annotations" / "action_list.pbtxt")
     props = read_ava_proposals(root / "proposals" / f"{split}.csv")
-    feats = open_box_features(root / "features" / f"{split}.npy", rows=len(props))
+    feats = (
+        open_box_features(root / "features" / f"{split}.npy", rows=len(props))
+        if features
+        else np.zeros((len(props), 0), np.float32)
+    )
     videos, vcode = np.unique(props.video_ids, return_inverse=True)
     order = np.lexsort((props.timestamps, vcode)).astype(np.int64)
     key_v, key_t = vcode[order], props.timestamps[order]

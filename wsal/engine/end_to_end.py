@@ -37,13 +37,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from wsal.config import config_to_dict, save_config
-from wsal.data.keyframe import KeyframeBagDataset, KeyframeBatch, KeyframeSplit, collate_keyframe
+from wsal.data.keyframe import (
+    KeyframeBagDataset,
+    KeyframeBatch,
+    KeyframeSplit,
+    collate_keyframe,
+    open_keyframe_split,
+)
 from wsal.engine.checkpoint import load_checkpoint, save_checkpoint
 from wsal.engine.history import write_history
 from wsal.engine.runtime import make_fabric, rng_state, seed_everything, set_rng_state
 from wsal.errors import ConfigError, FormatError, WsalError
 from wsal.io.atomic import atomic_open, write_json_atomic
-from wsal.io.ava import read_ava_gt, read_ava_proposals, read_labelmap
+from wsal.io.ava import read_ava_gt
 from wsal.io.features import safe_path_component
 from wsal.methods.ua_mil import UAMIL, UAMILConfig
 
@@ -233,26 +239,6 @@ def build_end_to_end_model(cfg: EndToEndConfig, num_classes: int) -> EndToEndMod
 # --------------------------------------------------------------------------------------------
 
 
-def _open_split(root: Path, split: str) -> KeyframeSplit:
-    """The keyframe split of ``root`` indexed by keyframe, with zero-width features (frames
-    replace them)."""
-    labelmap = read_labelmap(root / "annotations" / "action_list.pbtxt")
-    props = read_ava_proposals(root / "proposals" / f"{split}.csv")
-    videos, vcode = np.unique(props.video_ids, return_inverse=True)
-    order = np.lexsort((props.timestamps, vcode)).astype(np.int64)
-    key_v, key_t = vcode[order], props.timestamps[order]
-    new = np.ones(order.shape[0], dtype=bool)
-    new[1:] = (key_v[1:] != key_v[:-1]) | (key_t[1:] != key_t[:-1])
-    starts = np.flatnonzero(new)
-    return KeyframeSplit(
-        root=root, split=split, labelmap=labelmap, proposals=props,
-        features=np.zeros((len(props), 0), np.float32), order=order,
-        kf_start=np.append(starts, order.shape[0]).astype(np.int64),
-        kf_video=videos[key_v[starts]], kf_time=key_t[starts].astype(np.int64),
-        kf_video_code=key_v[starts].astype(np.int64), videos=videos.tolist(),
-    )  # fmt: skip
-
-
 def _cache_clips(cfg: EndToEndConfig, split: KeyframeSplit, videos: dict[str, Path],
                  path: Path, log: Callable[[str], None]) -> tuple[np.ndarray, dict[str, str]]:  # fmt: skip
     """Decode every keyframe clip once into the memory-mapped uint8 cache ``path``.
@@ -378,7 +364,7 @@ def train_end_to_end(
         raise ConfigError("set data (keyframe folder) and videos (folder of video files)")
     seed_everything(cfg.seed)
     fabric = make_fabric(cfg.device, cfg.precision)
-    split = _open_split(Path(cfg.data), cfg.split)
+    split = open_keyframe_split(cfg.data, cfg.split, features=False)
     gt = read_ava_gt(split.annotation_path())
     videos = dict(list_videos([cfg.videos]))
     missing = sorted(set(split.videos) - set(videos))

@@ -44,11 +44,11 @@ from wsal.data.keyframe import (
     select_videos,
 )
 from wsal.engine.checkpoint import load_checkpoint, save_checkpoint
+from wsal.engine.history import write_history
 from wsal.engine.runtime import make_fabric, rng_state, seed_everything, set_rng_state
 from wsal.engine.trainer import (
     SeededBatchSampler,
     TrainResult,
-    _write_history,
     build_method,
     carve_validation,
     make_adam,
@@ -240,7 +240,7 @@ def train_keyframe(
                 "feature_dim": split.feature_dim,
             },
         )
-        _write_history(run_dir / "history.csv", history)
+        write_history(run_dir / "history.csv", history)
     fabric.barrier()
     return TrainResult(run_dir, history, time.perf_counter() - t0, iterations, fabric.global_rank)
 

@@ -145,9 +145,6 @@ class SeededBatchSampler(torch.utils.data.Sampler[list[int]]):
             yield order[i * self.bs : (i + 1) * self.bs][self.rank :: self.world].tolist()
 
 
-_write_history = write_history  # the name the keyframe engine imports
-
-
 def train_temporal(
     cfg: RunConfig,
     run_dir: str | Path,

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from wsal.errors import FormatError, WsalError
+from wsal.extract.tv import torchvision_module
 from wsal.io.ava import ProposalRows
 
 __all__ = ["TORCHVISION_DETECTORS", "build_person_detector", "detect_persons"]
@@ -42,15 +43,11 @@ TORCHVISION_DETECTORS = (
 
 def _detection_models():
     """``torchvision.models.detection`` or a WsalError explaining the optional extra."""
-    try:
-        import torchvision.models.detection as detection  # noqa: PLC0415 - optional extra
-    except Exception as e:  # noqa: BLE001 - broken builds raise RuntimeError etc.
-        raise WsalError(
-            "a torchvision person detector needs torchvision matching your PyTorch: "
-            f"pip install 'wsal[extract]' ({type(e).__name__}: {e}); "
-            "or give person boxes with --detections FILE (CSV or .npz)"
-        ) from None
-    return detection
+    return torchvision_module(
+        "models.detection",
+        "a torchvision person detector",
+        "or give person boxes with --detections FILE (CSV or .npz)",
+    )
 
 
 def build_person_detector(name: str, weights: str | Path, *, num_classes: int = 91) -> nn.Module:

@@ -103,14 +103,9 @@ class RaftFlow:
         import torch
 
         from wsal.errors import FormatError
+        from wsal.extract.tv import torchvision_module
 
-        try:
-            import torchvision.models.optical_flow as of  # noqa: PLC0415 - optional extra
-        except Exception as e:  # noqa: BLE001 - broken builds raise RuntimeError etc.
-            raise WsalError(
-                "RAFT flow needs torchvision matching your PyTorch: pip install 'wsal[extract]' "
-                f"({type(e).__name__}: {e}); --flow tvl1 works without it"
-            ) from None
+        of = torchvision_module("models.optical_flow", "RAFT flow", "--flow tvl1 works without it")
         if model not in ("raft_large", "raft_small"):
             raise WsalError(f"unknown RAFT model '{model}'; use raft_large or raft_small")
         path = Path(weights)

@@ -11,6 +11,7 @@ network); nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import torch
@@ -30,17 +31,29 @@ TORCHVISION_MODELS: dict[str, tuple[int, tuple[float, ...], tuple[float, ...]]] 
 }
 
 
-def _video_models():
-    """``torchvision.models.video`` or a WsalError explaining the optional extra."""
+def torchvision_module(name: str, purpose: str, alternative: str):
+    """``torchvision.<name>`` imported on demand, or a WsalError saying how to get it.
+
+    torchvision is an optional extra and some builds fail at import time (a CUDA-only build
+    on a CPU PyTorch raises RuntimeError), so any exception becomes the same clear message:
+    ``<purpose> needs torchvision ...; <alternative>``.
+    """
     try:
-        import torchvision.models.video as video  # noqa: PLC0415 - optional extra
+        return importlib.import_module(f"torchvision.{name}")
     except Exception as e:  # noqa: BLE001 - broken builds raise RuntimeError etc.
         raise WsalError(
-            "torchvision video backbones need torchvision matching your PyTorch: "
-            f"pip install 'wsal[extract]' ({type(e).__name__}: {e}); "
-            "the I3D extractor (--extractor i3d) works without it"
+            f"{purpose} needs torchvision matching your PyTorch: pip install 'wsal[extract]' "
+            f"({type(e).__name__}: {e}); {alternative}"
         ) from None
-    return video
+
+
+def _video_models():
+    """``torchvision.models.video`` or a WsalError explaining the optional extra."""
+    return torchvision_module(
+        "models.video",
+        "torchvision video backbones",
+        "the I3D extractor (--extractor i3d) works without it",
+    )
 
 
 class TorchvisionBackbone(nn.Module):
