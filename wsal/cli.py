@@ -164,14 +164,25 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
         description="Predict with a trained run. Temporal runs: ActivityNet results JSON, and "
         "raw scores are saved (RUN/raw_<split>.npz) so post-processing can be re-run with "
         "`wsal localize` without the model. Keyframe runs (ua_mil, mitl): an AVA detection CSV "
-        "with the top classes of every person box.",
+        "with the top classes of every person box. End-to-end runs (`wsal train-e2e`): the same "
+        "CSV, scored from the video frames (--videos) with the fine-tuned backbone.",
     )
-    p.add_argument("--run", type=Path, required=True, help="run folder written by `wsal train`")
+    p.add_argument(
+        "--run", type=Path, required=True,
+        help="run folder written by `wsal train` or `wsal train-e2e`",
+    )  # fmt: skip
     p.add_argument("--data", type=Path, default=None, help="dataset folder (default: the run's)")
     p.add_argument(
         "--split",
         default=None,
-        help="split to predict (default: test; keyframe runs: the config's data.test_split)",
+        help="split to predict (default: test; keyframe runs: the config's data.test_split; "
+        "end-to-end runs: its test_split)",
+    )
+    p.add_argument(
+        "--videos",
+        type=Path,
+        default=None,
+        help="end-to-end runs: folder of <video_id>.<ext> files of the split (default: the run's)",
     )
     p.add_argument(
         "--out", type=Path, required=True, help="results JSON (temporal) or detection CSV to write"
@@ -195,15 +206,33 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--evaluate",
         action="store_true",
-        help="also print the mAP table against the split's ground truth",
+        help="also print the mAP table against the split's ground truth "
+        "(end-to-end runs: also RUN/metrics_<split>.json)",
     )
     p.set_defaults(func=_cmd_predict)
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    from wsal.engine.end_to_end import run_is_end_to_end
     from wsal.engine.tubes import predict_tubes, run_is_tube
     from wsal.pipeline import predict_keyframe_to_file, predict_to_files, run_task
 
+    if run_is_end_to_end(args.run):  # frames -> fine-tuned backbone -> RoI head: AVA CSV
+        from wsal.pipeline import predict_end_to_end_to_file
+
+        result = predict_end_to_end_to_file(
+            args.run, args.out, data_root=args.data, split=args.split, videos=args.videos,
+            device=args.device, top_k=args.top_k, evaluate=args.evaluate,
+        )  # fmt: skip
+        print(f"wrote detections to {args.out}")
+        if result is not None:
+            print(result.format_table())
+        return 0
+    if args.videos is not None:
+        raise WsalError(
+            f"{args.run}: --videos applies to end-to-end runs (`wsal train-e2e`) only; this run "
+            "predicts from its dataset's features"
+        )
     if run_is_tube(args.run):  # tube methods (stil): tube results JSON
         result = predict_tubes(
             args.run, args.out, split=args.split or "test", data_root=args.data,
@@ -420,7 +449,9 @@ def _add_train_e2e(sub: argparse._SubParsersAction) -> None:
         help="train backbone + RoI head + ua_mil/mil_max head end to end from video frames",
         description="End-to-end keyframe training (docs/extract.md): clips around each keyframe "
         "of an AVA-layout folder go through a video backbone, RoIAlign pools the proposal boxes "
-        "and the ua_mil head's loss trains both. Settings: wsal.engine.end_to_end.EndToEndConfig.",
+        "and the ua_mil head's loss trains both; then test_split (default val) is predicted and "
+        "its Frame-mAP printed (RUN/metrics_<split>.json) when the folder has it. Predict with "
+        "`wsal predict --run RUN --videos DIR`. Settings: wsal.engine.end_to_end.EndToEndConfig.",
     )
     p.add_argument("--data", type=Path, required=True, help="AVA-layout keyframe folder")
     p.add_argument("--videos", type=Path, required=True, help="folder of <video_id>.<ext> files")
@@ -431,18 +462,27 @@ def _add_train_e2e(sub: argparse._SubParsersAction) -> None:
         help="override a setting, e.g. backbone=tiny, steps=100 (repeatable)",
     )  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.pt")
+    p.add_argument(
+        "--no-eval", action="store_true",
+        help="skip predicting and evaluating test_split (default: val) after training",
+    )  # fmt: skip
     p.set_defaults(func=_cmd_train_e2e)
 
 
 def _cmd_train_e2e(args: argparse.Namespace) -> int:
     from wsal.config import load_config
-    from wsal.engine.end_to_end import EndToEndConfig, train_end_to_end
+    from wsal.engine.end_to_end import EndToEndConfig
+    from wsal.pipeline import train_and_evaluate_end_to_end
 
     overrides = [*args.overrides, f"data={args.data}", f"videos={args.videos}"]
     cfg = load_config(EndToEndConfig, args.config, overrides)
-    history = train_end_to_end(cfg, args.out, resume=args.resume)
+    history, result = train_and_evaluate_end_to_end(
+        cfg, args.out, resume=args.resume, evaluate=not args.no_eval
+    )
     print(f"trained {len(history)} steps; final loss {history[-1]['loss/total']:.4f}; "
           f"wrote {args.out}")  # fmt: skip
+    if result is not None:
+        print(result.format_table())
     return 0
 
 

@@ -260,7 +260,7 @@ class TrainConfig:
     checkpoint_every: int = 1  # epochs between checkpoints (always at the end)
     num_workers: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: typing.Literal["auto", "32", "bf16", "16"] = "auto"  # autocast on GPU only
+    precision: typing.Literal["auto", "32", "bf16", "16"] = "auto"  # auto/16: AMP on GPU only
     tensorboard: typing.Literal["auto", "on", "off"] = "auto"  # RUN/tensorboard/ when installed
 
 

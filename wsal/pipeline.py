@@ -7,14 +7,18 @@ the CLI stays a thin layer and tests can call the same code.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from wsal.config import RunConfig, merge_config, parse_overrides
 from wsal.errors import FormatError, WsalError
 from wsal.io.atomic import write_json_atomic
+
+if TYPE_CHECKING:
+    from wsal.engine.end_to_end import EndToEndConfig
 
 __all__ = [
     "train_and_evaluate",
@@ -26,6 +30,8 @@ __all__ = [
     "train_and_evaluate_keyframe",
     "predict_keyframe_to_file",
     "summarize_keyframe_seeds",
+    "predict_end_to_end_to_file",
+    "train_and_evaluate_end_to_end",
 ]
 
 
@@ -271,3 +277,86 @@ def summarize_keyframe_seeds(out: str | Path, seeds: Sequence[int], results: Seq
     }
     write_json_atomic(Path(out) / "seeds_summary.json", summary, indent=1)
     return f"{len(seeds)} seeds {list(seeds)}\nFrame-mAP@0.5 (%)  {100 * maps.mean():6.2f} +- {100 * std:5.2f}"
+
+
+# --------------------------------------------------------------------------------------------
+# End-to-end keyframe runs (`wsal train-e2e`): frames -> backbone -> RoI head
+# --------------------------------------------------------------------------------------------
+
+
+def predict_end_to_end_to_file(
+    run_dir: str | Path,
+    out: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    split: str | None = None,
+    videos: str | Path | None = None,
+    device: str = "auto",
+    top_k: int | None = None,
+    evaluate: bool = False,
+    log: Callable[[str], None] = print,
+):
+    """Predict a keyframe split from video frames with an end-to-end run; write the AVA CSV.
+
+    The same detection CSV as :func:`predict_keyframe_to_file` (``top_k`` classes per
+    proposal box). With ``evaluate`` and the split's ground truth present, Frame-mAP@0.5 (the
+    run's ``eval.protocol``) is computed and written to ``RUN/metrics_<split>.json``
+    (atomically) and the :class:`~wsal.evaluation.frame.FrameMAPResult` returned; else None.
+    """
+    from wsal.config import load_config
+    from wsal.engine.end_to_end import EndToEndConfig, predict_end_to_end
+    from wsal.engine.keyframe import evaluate_keyframe
+    from wsal.io.ava import write_ava_detections
+
+    run_dir = Path(run_dir)
+    dets, ks = predict_end_to_end(
+        run_dir, data_root=data_root, split=split, videos=videos, device=device, top_k=top_k,
+        log=log,
+    )  # fmt: skip
+    write_ava_detections(out, dets)
+    if not evaluate:
+        return None
+    if not ks.annotation_path().is_file():
+        log(f"{ks.annotation_path()}: no ground truth for split '{ks.split}'; not evaluated")
+        return None
+    cfg = load_config(EndToEndConfig, run_dir / "config.yaml")
+    result = evaluate_keyframe(ks, dets, cfg.eval.protocol)
+    write_json_atomic(run_dir / f"metrics_{ks.split}.json", result.to_json(), indent=1)
+    return result
+
+
+def train_and_evaluate_end_to_end(
+    cfg: EndToEndConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    evaluate: bool = True,
+    log: Callable[[str], None] = print,
+):
+    """Train end to end (:func:`wsal.engine.end_to_end.train_end_to_end`), then predict and
+    evaluate ``cfg.test_split`` when the folder has it (proposals and ground truth).
+
+    Writes ``RUN/detections_<split>.csv`` and ``RUN/metrics_<split>.json`` (rank 0 only under
+    DDP). Returns ``(history, FrameMAPResult or None)``; the evaluated split is never used to
+    choose anything.
+    """
+    from wsal.engine.end_to_end import train_end_to_end
+    from wsal.engine.runtime import is_global_zero
+
+    run_dir = Path(run_dir)
+    history = train_end_to_end(cfg, run_dir, resume=resume, log=log)
+    split = cfg.test_split
+    root = Path(cfg.data)
+    if not evaluate or not is_global_zero():
+        return history, None
+    if (
+        not (root / "annotations" / f"{split}.csv").is_file()
+        or not (root / "proposals" / f"{split}.csv").is_file()
+    ):
+        log(f"{root}: no proposals/ground truth of split '{split}'; not evaluated")
+        return history, None
+    result = predict_end_to_end_to_file(
+        run_dir, run_dir / f"detections_{split}.csv", split=split, device=cfg.device,
+        evaluate=True, log=log,
+    )  # fmt: skip
+    return history, result

@@ -15,10 +15,17 @@ Clips are decoded once into a uint8 cache (``RUN/clips_<split>.npy``, memory-map
 atomically) of ``K x clip_frames x H x W x 3`` bytes, where every frame is resized to
 ``frame_size`` (boxes are normalized, so they stay valid; the aspect ratio is not kept).
 
-Devices, precision (bf16/fp16 autocast on GPU only, float32 on CPU) and DDP come from
-:func:`wsal.engine.runtime.make_fabric`; checkpoints are atomic and load with
-``weights_only=True``. The GPU/AMP path has not been run by the project (no GPU was lent to
-the session that wrote it); CPU training at tiny scale is tested.
+Prediction (:func:`predict_end_to_end`) decodes the clips of the predicted split into the
+same kind of cache (``RUN/clips_<split>.npy``), scores every proposal box with the fine-tuned
+backbone and head in chunks of keyframes, and returns the same :class:`KeyframeDetections` as
+keyframe runs (:func:`wsal.engine.keyframe.detect_keyframes` is the shared scoring loop), so
+the AVA CSV writer and the Frame-mAP evaluator are those of ``wsal predict``.
+
+Devices, precision and DDP come from :func:`wsal.engine.runtime.make_fabric`: bf16/fp16
+autocast on GPU, float32 on CPU unless ``precision=bf16`` (bf16 autocast on CPU, tested);
+prediction runs in float32. Checkpoints are atomic and load with ``weights_only=True``. The
+GPU path has not been run by the project (no GPU was lent to the sessions that wrote it); CPU
+training and prediction at tiny scale are tested.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wsal.config import config_to_dict, save_config
+from wsal.config import KeyframeEvalConfig, config_to_dict, save_config
 from wsal.data.keyframe import (
     KeyframeBagDataset,
     KeyframeBatch,
@@ -46,12 +54,21 @@ from wsal.data.keyframe import (
 )
 from wsal.engine.checkpoint import load_checkpoint, save_checkpoint
 from wsal.engine.history import write_history
-from wsal.engine.runtime import make_fabric, rng_state, seed_everything, set_rng_state
+from wsal.engine.runtime import (
+    make_fabric,
+    resolve_precision,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
+from wsal.engine.trainer import unwrap_model
 from wsal.errors import ConfigError, FormatError, WsalError
 from wsal.io.atomic import atomic_open, write_json_atomic
 from wsal.io.ava import read_ava_gt
 from wsal.io.features import safe_path_component
+from wsal.methods.keyframe_base import KeyframeOutput
 from wsal.methods.ua_mil import UAMIL, UAMILConfig
+from wsal.structures import KeyframeDetections
 
 __all__ = [
     "EndToEndConfig",
@@ -60,6 +77,8 @@ __all__ = [
     "build_end_to_end_model",
     "train_end_to_end",
     "load_end_to_end",
+    "run_is_end_to_end",
+    "predict_end_to_end",
 ]
 
 
@@ -86,8 +105,12 @@ class EndToEndConfig:
         model: the ua_mil head (``hidden_dim``, ``dropout``, ``pooling``, ``r``, ``uncertainty``).
         steps, batch_size, lr, backbone_lr_scale, weight_decay, grad_clip: optimization (Adam).
         checkpoint_every: steps between ``checkpoints/last.pt`` writes.
-        device, precision: see :mod:`wsal.engine.runtime` (AMP only on GPU).
+        device, precision: see :mod:`wsal.engine.runtime` (``auto``: AMP on GPU only;
+            ``bf16``: bf16 autocast on CPU too).
         seed, num_workers: determinism and data loading.
+        test_split: split predicted and evaluated (Frame-mAP) after training, and the default
+            of ``wsal predict`` with this run.
+        eval: classes written per box (``top_k``) and the Frame-mAP ``protocol``.
     """
 
     method: str = "ua_mil"
@@ -119,6 +142,8 @@ class EndToEndConfig:
     precision: str = "auto"
     seed: int = 0
     num_workers: int = 0
+    test_split: str = "val"
+    eval: KeyframeEvalConfig = field(default_factory=KeyframeEvalConfig)
 
 
 class TinyBackbone3D(nn.Module):
@@ -181,7 +206,9 @@ class EndToEndModel(nn.Module):
 
         x = clips.permute(0, 4, 1, 2, 3).float()
         x = x / 127.5 - 1.0 if self.rgb_range == "pm1" else x / 255.0
-        fmap = self.backbone.feature_map(x).mean(dim=2)  # (K, C, h, w): temporal average
+        # (K, C, h, w): temporal average; float32 from here (under autocast the backbone may
+        # run in bf16/fp16, but box coordinates and the RoI sampling grid stay exact)
+        fmap = self.backbone.feature_map(x).float().mean(dim=2)
         h, w = fmap.shape[-2:]
         scale = torch.tensor([w, h, w, h], dtype=fmap.dtype, device=fmap.device)
         pooled = roi_align(fmap, boxes.to(fmap.dtype) * scale, clip_index,
@@ -195,6 +222,18 @@ class EndToEndModel(nn.Module):
         feats[batch.mask] = feats_n
         batch = dataclasses.replace(batch, feats=feats)
         return batch, self.head(batch)
+
+    def predict_scores(self, clips: torch.Tensor, clip_index: torch.Tensor,
+                       batch: KeyframeBatch) -> KeyframeOutput:  # fmt: skip
+        """Raw scores for inference (the head's ``predict_scores``; the caller sets eval mode).
+
+        Same inputs as :meth:`forward`; ``instance_scores (B, N, C)`` are per-box class
+        probabilities, zero on padding.
+        """
+        feats_n = self.box_features(clips, clip_index, batch.boxes[batch.mask])
+        feats = feats_n.new_zeros((*batch.mask.shape, feats_n.shape[1]))
+        feats[batch.mask] = feats_n
+        return self.head.predict_scores(dataclasses.replace(batch, feats=feats))
 
 
 def _backbone(cfg: EndToEndConfig) -> tuple[nn.Module, int, str]:
@@ -239,6 +278,37 @@ def build_end_to_end_model(cfg: EndToEndConfig, num_classes: int) -> EndToEndMod
 # --------------------------------------------------------------------------------------------
 
 
+def _file_stamp(path: Path) -> tuple[int, int]:
+    """``(size in bytes, mtime in ns)`` of ``path``; ``(-1, -1)`` when it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return -1, -1
+    return int(st.st_size), int(st.st_mtime_ns)
+
+
+def _video_files(split: KeyframeSplit, folder: str | Path) -> dict[str, Path]:
+    """``{video id: file}`` of every video of ``split`` in ``folder`` (``<video_id>.<ext>``).
+
+    Raises:
+        WsalError: a video of the split has no file; the message names the expected file.
+    """
+    from wsal.extract.features import VIDEO_SUFFIXES, list_videos
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise WsalError(f"{folder}: video folder not found")
+    videos = dict(list_videos([folder]))
+    missing = sorted(set(split.videos) - set(videos))
+    if missing:
+        raise WsalError(
+            f"{folder}: no video file for '{missing[0]}' of split '{split.split}' (looked for "
+            f"{folder / missing[0]}{{{','.join(VIDEO_SUFFIXES)}}}; {len(missing)} of "
+            f"{len(split.videos)} videos of the split have no file)"
+        )
+    return {v: videos[v] for v in split.videos}
+
+
 def _cache_clips(cfg: EndToEndConfig, split: KeyframeSplit, videos: dict[str, Path],
                  path: Path, log: Callable[[str], None]) -> tuple[np.ndarray, dict[str, str]]:  # fmt: skip
     """Decode every keyframe clip once into the memory-mapped uint8 cache ``path``.
@@ -252,9 +322,11 @@ def _cache_clips(cfg: EndToEndConfig, split: KeyframeSplit, videos: dict[str, Pa
     h, w = (int(v) for v in cfg.frame_size)
     shape = (split.num_keyframes, cfg.clip_frames, h, w, 3)
     sidecar = path.with_suffix(".json")
+    stats = [(v, str(videos[v]), *_file_stamp(videos[v])) for v in split.videos]
     key = {"shape": list(shape), "stride": cfg.frame_stride, "fps": cfg.fps,
            "time_offset": cfg.time_offset, "keyframes": hashlib.sha1(
-               split.kf_video.astype(str).tobytes() + split.kf_time.tobytes()).hexdigest()}  # fmt: skip
+               split.kf_video.astype(str).tobytes() + split.kf_time.tobytes()).hexdigest(),
+           "files": hashlib.sha1(json.dumps(stats).encode()).hexdigest()}  # fmt: skip
     if path.is_file() and sidecar.is_file():
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
         if meta.get("key") == key:
@@ -279,7 +351,7 @@ def _cache_clips(cfg: EndToEndConfig, split: KeyframeSplit, videos: dict[str, Pa
                     out[j] = t.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
             except FormatError as e:
                 failed[vid] = str(e)
-                log(f"failed: {vid}: {e} (its bags are skipped)")
+                log(f"failed: {vid}: {e}")
             fh.seek(offset + int(kf[0]) * out[0].nbytes)
             fh.write(out.tobytes())
     write_json_atomic(sidecar, {"key": key, "failed": failed})
@@ -336,11 +408,6 @@ def _optimizer(model: EndToEndModel, cfg: EndToEndConfig, device: torch.device):
     return torch.optim.Adam(groups, weight_decay=cfg.weight_decay, fused=fused or None)
 
 
-def _unwrap(model: nn.Module) -> EndToEndModel:
-    inner = getattr(model, "module", model)
-    return getattr(inner, "module", inner)
-
-
 def train_end_to_end(
     cfg: EndToEndConfig,
     run_dir: str | Path,
@@ -354,8 +421,6 @@ def train_end_to_end(
     ``clips_<split>.npy`` (+ ``.json``; the decoded clip cache), ``checkpoints/last.pt``
     (resume point) and ``model.pt`` (weights, config, classes). Returns the history.
     """
-    from wsal.extract.features import list_videos
-
     run_dir = Path(run_dir)
     safe_path_component(cfg.split, "split")
     if cfg.clip_frames < 1 or cfg.frame_stride < 1 or cfg.steps < 1 or cfg.batch_size < 1:
@@ -366,12 +431,7 @@ def train_end_to_end(
     fabric = make_fabric(cfg.device, cfg.precision)
     split = open_keyframe_split(cfg.data, cfg.split, features=False)
     gt = read_ava_gt(split.annotation_path())
-    videos = dict(list_videos([cfg.videos]))
-    missing = sorted(set(split.videos) - set(videos))
-    if missing:
-        raise WsalError(
-            f"{cfg.videos}: {len(missing)} proposal videos have no file, e.g. '{missing[0]}'"
-        )
+    videos = _video_files(split, cfg.videos)
     model = build_end_to_end_model(cfg, split.num_classes)
     optimizer = _optimizer(model, cfg, fabric.device)
     model, optimizer = fabric.setup(model, optimizer)
@@ -383,6 +443,8 @@ def train_end_to_end(
     bags = KeyframeBagDataset(split, bag="clip", clip_seconds=cfg.clip_seconds, gt=gt,
                               max_instances=cfg.max_instances, train=True, seed=cfg.seed)  # fmt: skip
     ds = _ClipBags(bags, clips)
+    if failed and fabric.is_global_zero:
+        log(f"skipping the bags of {len(failed)} videos that failed to decode")
     bad_codes = np.flatnonzero(np.isin(np.asarray(split.videos), list(failed)))
     valid = np.flatnonzero(~np.isin(split.kf_video_code[bags.item_kf[:, 0]], bad_codes))
     if valid.size == 0:
@@ -392,7 +454,7 @@ def train_end_to_end(
     ckpt = run_dir / "checkpoints" / "last.pt"
     if resume:
         state = load_checkpoint(ckpt)
-        _unwrap(model).load_state_dict(state["model"])
+        unwrap_model(model).load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start, history = int(state["step"]), list(state["history"])
         set_rng_state(state["rng"])
@@ -404,9 +466,10 @@ def train_end_to_end(
             "method": cfg.method, "task": "keyframe", "mode": "end_to_end", "seed": cfg.seed,
             "data": str(split.root), "videos": str(cfg.videos), "backbone": cfg.backbone,
             "classes": [split.labelmap.names[i] for i in split.labelmap.ids],
-            "class_ids": list(split.labelmap.ids), "feature_dim": _unwrap(model).dim,
+            "class_ids": list(split.labelmap.ids), "feature_dim": unwrap_model(model).dim,
             "bags": {"count": len(bags), "usable": int(valid.size)}, "failed_videos": failed,
             "device": str(fabric.device), "world_size": fabric.world_size,
+            "precision": resolve_precision(cfg.precision, str(fabric.device)),
         }, indent=1)  # fmt: skip
     t0 = time.perf_counter()
     model.train()
@@ -422,7 +485,7 @@ def train_end_to_end(
         )
         optimizer.zero_grad(set_to_none=True)
         batch, out = model(clip_t, index, batch)
-        losses = _unwrap(model).head.losses(batch, out)
+        losses = unwrap_model(model).head.losses(batch, out)
         if not torch.isfinite(losses["total"]):
             raise WsalError(f"training diverged at step {step + 1}: loss {losses['total'].item()}")
         fabric.backward(losses["total"])
@@ -437,15 +500,15 @@ def train_end_to_end(
             log(f"step {step + 1}/{cfg.steps} loss={row['loss/total']:.4f} "
                 f"({time.perf_counter() - t0:.1f} s)")  # fmt: skip
             save_checkpoint(ckpt, {
-                "model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+                "model": unwrap_model(model).state_dict(), "optimizer": optimizer.state_dict(),
                 "step": step + 1, "history": history, "rng": rng_state(),
                 "config": config_to_dict(cfg),
             })  # fmt: skip
     if fabric.is_global_zero:
         save_checkpoint(run_dir / "model.pt", {
-            "model": _unwrap(model).state_dict(), "config": config_to_dict(cfg),
+            "model": unwrap_model(model).state_dict(), "config": config_to_dict(cfg),
             "classes": [split.labelmap.names[i] for i in split.labelmap.ids],
-            "class_ids": list(split.labelmap.ids), "feature_dim": _unwrap(model).dim,
+            "class_ids": list(split.labelmap.ids), "feature_dim": unwrap_model(model).dim,
         })  # fmt: skip
         write_history(run_dir / "history.csv", history)
     fabric.barrier()
@@ -468,3 +531,90 @@ def load_end_to_end(
     model = build_end_to_end_model(cfg, len(state["classes"]))
     model.load_state_dict(state["model"])
     return cfg, model.to(device).eval(), state
+
+
+def run_is_end_to_end(run_dir: str | Path) -> bool:
+    """True when ``run_dir`` was written by ``wsal train-e2e`` (``run.json`` mode ``end_to_end``).
+
+    Why: an end-to-end run's ``config.yaml`` names a keyframe method (``ua_mil``) but holds an
+    :class:`EndToEndConfig`; ``wsal predict`` dispatches on this before the method's task.
+    """
+    path = Path(run_dir) / "run.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("mode") == "end_to_end"
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return False
+
+
+@torch.no_grad()
+def predict_end_to_end(
+    run_dir: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    split: str | None = None,
+    videos: str | Path | None = None,
+    device: str = "auto",
+    top_k: int | None = None,
+    keyframes_per_batch: int | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[KeyframeDetections, KeyframeSplit]:
+    """Detections of every proposal of ``split`` by a finished end-to-end run.
+
+    The clips of the split's keyframes are decoded once into ``RUN/clips_<split>.npy`` (the
+    training cache format, reused when the settings and video files match); chunks of
+    keyframes go through the fine-tuned backbone, RoIAlign and the head in float32 (eval
+    mode, deterministic), and the ``top_k`` classes of every box are kept.
+
+    Args:
+        run_dir: the folder written by ``wsal train-e2e``.
+        data_root: AVA-layout keyframe folder (default: the run's ``data``).
+        split: split to predict (default: the run's ``test_split``).
+        videos: folder of ``<video_id>.<ext>`` files (default: the run's ``videos``).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        top_k: classes per box (default: the run's ``eval.top_k``), clipped to ``[1, C]``.
+        keyframes_per_batch: clips per forward pass (default: ``batch_size * max_instances``,
+            at most what one training step held).
+        log: where progress lines go.
+
+    Returns:
+        ``(detections, split)``; detection labels are AVA action ids, boxes normalized.
+
+    Raises:
+        WsalError: a video of the split has no file or fails to decode (the file is named),
+            or the split's label map differs from the run's.
+    """
+    from wsal.engine.keyframe import detect_keyframes
+    from wsal.engine.runtime import resolve_device
+
+    run_dir = Path(run_dir)
+    dev = resolve_device(device)
+    cfg, model, state = load_end_to_end(run_dir, device=dev)
+    name = safe_path_component(split or cfg.test_split, "split")
+    ks = open_keyframe_split(data_root or cfg.data, name, features=False)
+    if list(state["class_ids"]) != list(ks.labelmap.ids):
+        raise WsalError(
+            f"{ks.root}: label map differs from the run's ({len(ks.labelmap.ids)} vs "
+            f"{len(state['class_ids'])} classes)"
+        )
+    files = _video_files(ks, videos or cfg.videos)
+    clips, failed = _cache_clips(cfg, ks, files, run_dir / f"clips_{name}.npy", log)
+    if failed:
+        vid = sorted(failed)[0]
+        raise WsalError(
+            f"{files[vid]}: cannot decode video '{vid}' of split '{name}' ({failed[vid]}); "
+            f"{len(failed)} of {len(ks.videos)} videos failed"
+        )
+    bags = KeyframeBagDataset(ks, bag="keyframe", gt=None, train=False, seed=cfg.seed)
+    ds = _ClipBags(bags, clips)
+    k = max(1, min(int(top_k or cfg.eval.top_k), ks.num_classes))
+    chunk = keyframes_per_batch or max(1, cfg.batch_size * (cfg.max_instances or 1))
+    model.eval()
+
+    def score(items: list[dict]) -> torch.Tensor:
+        """``(n, C)`` class probabilities of the items' boxes, row-major."""
+        clip_t, index, batch = _collate(items)
+        batch = batch.to(dev)
+        out = model.predict_scores(clip_t.to(dev), index.to(dev), batch)
+        return out.instance_scores[batch.mask]
+
+    return detect_keyframes(ds, ks, score, top_k=k, chunk=chunk), ks

@@ -52,6 +52,8 @@ from wsal.engine.trainer import (
     build_method,
     carve_validation,
     make_adam,
+    train_step,
+    unwrap_model,
 )
 from wsal.errors import ConfigError, WsalError
 from wsal.io.atomic import write_json_atomic
@@ -68,6 +70,7 @@ __all__ = [
     "evaluate_keyframe",
     "keyframe_dataset",
     "score_keyframes",
+    "detect_keyframes",
     "validate_keyframe",
 ]
 
@@ -94,25 +97,6 @@ def keyframe_dataset(
         supervision=w.supervision,
         seed=cfg.seed,
     )
-
-
-def _unwrap(model: torch.nn.Module) -> KeyframeMethod:
-    inner = getattr(model, "module", model)
-    return getattr(inner, "module", inner)
-
-
-def _step(fabric, model, optimizer, batch, grad_clip: float | None) -> dict[str, float]:
-    optimizer.zero_grad(set_to_none=True)
-    losses = _unwrap(model).losses(batch, model(batch))
-    total = losses["total"]
-    if not torch.isfinite(total):
-        parts = ", ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
-        raise WsalError(f"training diverged: loss is {total.item()} ({parts})")
-    fabric.backward(total)
-    if grad_clip:
-        fabric.clip_gradients(model, optimizer, max_norm=grad_clip)
-    optimizer.step()
-    return {k: float(v.detach()) for k, v in losses.items()}
 
 
 def train_keyframe(
@@ -161,7 +145,7 @@ def train_keyframe(
     ckpt_path = run_dir / "checkpoints" / "last.pt"
     if resume:
         state = load_checkpoint(ckpt_path)
-        _unwrap(model).load_state_dict(state["model"])
+        unwrap_model(model).load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, history = int(state["epoch"]) + 1, list(state["history"])
         set_rng_state(state["rng"])
@@ -173,7 +157,7 @@ def train_keyframe(
 
     t0, iterations = time.perf_counter(), 0
     for epoch in range(start_epoch, cfg.train.epochs):
-        hooks = _unwrap(model).on_epoch_start(epoch, total_epochs=cfg.train.epochs)
+        hooks = unwrap_model(model).on_epoch_start(epoch, total_epochs=cfg.train.epochs)
         for group in optimizer.param_groups:
             group["lr"] = cfg.train.lr * float(hooks.get("lr_scale", 1.0))
         ds.set_epoch(epoch)
@@ -184,7 +168,9 @@ def train_keyframe(
         sums: dict[str, float] = {}
         model.train()
         for batch in progress(loader, f"epoch {epoch + 1}/{cfg.train.epochs}"):
-            losses = _step(fabric, model, optimizer, batch.to(fabric.device), cfg.train.grad_clip)
+            losses = train_step(
+                fabric, model, optimizer, batch.to(fabric.device), cfg.train.grad_clip
+            )
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v
             iterations += 1
@@ -200,7 +186,7 @@ def train_keyframe(
         every = cfg.train.eval_every
         if val_split is not None and (last or (every and (epoch + 1) % every == 0)):
             row["val/frame_mAP"] = validate_keyframe(
-                _unwrap(model), cfg, val_split, gt, fabric.device
+                unwrap_model(model), cfg, val_split, gt, fabric.device
             )
             model.train()
         history.append(row)
@@ -216,7 +202,7 @@ def train_keyframe(
             save_checkpoint(
                 ckpt_path,
                 {
-                    "model": _unwrap(model).state_dict(),
+                    "model": unwrap_model(model).state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "epoch": epoch,
                     "history": history,
@@ -233,7 +219,7 @@ def train_keyframe(
         save_checkpoint(
             run_dir / "model.pt",
             {
-                "model": _unwrap(model).state_dict(),
+                "model": unwrap_model(model).state_dict(),
                 "config": config_to_dict(cfg),
                 "classes": [split.labelmap.names[i] for i in split.labelmap.ids],
                 "class_ids": list(split.labelmap.ids),
@@ -341,28 +327,59 @@ def score_keyframes(
     Keyframes are scored in chunks of ``chunk`` (memory bounded by a chunk).
     """
     model.eval()
+
+    def score(items: list[dict]) -> torch.Tensor:
+        batch = collate_keyframe(items).to(device)
+        return model.predict_scores(batch).instance_scores[batch.mask]  # (n, C) row-major
+
     ds = keyframe_dataset(cfg, ks, train=False)
-    k, keyframes_per_batch, dev = top_k, chunk, device
+    return detect_keyframes(ds, ks, score, top_k=top_k, chunk=chunk)
+
+
+@torch.no_grad()
+def detect_keyframes(
+    ds: torch.utils.data.Dataset,
+    ks: KeyframeSplit,
+    score: Callable[[list[dict]], torch.Tensor],
+    *,
+    top_k: int,
+    chunk: int = 256,
+) -> KeyframeDetections:
+    """The ``top_k`` classes of every proposal of ``ks``, scored ``chunk`` items at a time.
+
+    Why: keyframe runs (box features) and end-to-end runs (frames through a backbone) differ
+    only in how a chunk of items becomes scores; this is the shared loop and the one place
+    that turns scores into :class:`KeyframeDetections`.
+
+    Args:
+        ds: prediction items (one per keyframe, in keyframe order); each has ``"rows"``, the
+            ``(n_i,)`` proposal rows (file order) of its boxes.
+        ks: the split ``ds`` reads.
+        score: ``items -> (sum n_i, C)`` per-box class scores (probabilities), row-major over
+            the items' ``rows``.
+        top_k: classes kept per box (``1 <= top_k <= C``).
+        chunk: items per call of ``score`` (memory bounded by a chunk).
+
+    Returns:
+        Detections, ``top_k`` rows per proposal; labels are AVA action ids, scores float64.
+    """
     rows_out, cls_out, score_out = [], [], []
-    for a in progress(range(0, len(ds), keyframes_per_batch), "predict"):
-        items = [ds[i] for i in range(a, min(len(ds), a + keyframes_per_batch))]
-        batch = collate_keyframe(items).to(dev)
-        scores = model.predict_scores(batch).instance_scores[batch.mask]  # (n, C) row-major
-        top, idx = scores.float().topk(k, dim=1)
+    for a in progress(range(0, len(ds), chunk), "predict"):
+        items = [ds[i] for i in range(a, min(len(ds), a + chunk))]
+        top, idx = score(items).float().topk(top_k, dim=1)  # (n, k)
         rows = np.concatenate([it["rows"] for it in items])
-        rows_out.append(np.repeat(rows, k))
+        rows_out.append(np.repeat(rows, top_k))
         cls_out.append(idx.cpu().numpy().reshape(-1))
         score_out.append(top.cpu().numpy().reshape(-1).astype(np.float64))
     rows = np.concatenate(rows_out) if rows_out else np.zeros(0, np.int64)
     props = ks.proposals
-    dets = KeyframeDetections(
+    return KeyframeDetections(
         video_ids=props.video_ids[rows],
         timestamps=props.timestamps[rows],
         boxes=props.boxes.xyxy[rows],
         labels=ks.class_ids[np.concatenate(cls_out)] if cls_out else np.zeros(0, np.int64),
         scores=np.concatenate(score_out) if score_out else np.zeros(0),
     )
-    return dets
 
 
 def validate_keyframe(

@@ -2,7 +2,8 @@
 
 Lightning Fabric handles device placement, mixed precision and DDP (launched with
 ``torchrun``); the training loops stay ours. On CPU the default is a single process in
-float32; on a GPU, bf16 autocast when supported.
+float32 (``precision=bf16`` asks for bf16 autocast on CPU too); on a GPU, bf16 autocast when
+supported.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "shutdown_distributed",
     "resolve_device",
     "resolve_precision",
+    "is_global_zero",
     "make_fabric",
     "rng_state",
     "set_rng_state",
@@ -43,12 +45,31 @@ def resolve_device(spec: str = "auto") -> str:
 
 
 def resolve_precision(spec: str, device: str) -> str:
-    """Fabric precision string: float32 on CPU; ``auto`` on GPU -> bf16 if supported, else fp16."""
+    """Fabric precision string of ``spec`` (``auto``, ``32``, ``bf16``, ``16``) on ``device``.
+
+    GPU: ``auto`` -> bf16 autocast if supported, else fp16. CPU: float32, except an explicit
+    ``bf16``, which gives bf16 autocast (CPUs run it, often slower than float32; it lets the
+    AMP path be exercised without a GPU). fp16 autocast needs a GPU; on CPU it falls back to
+    float32.
+    """
     if not device.startswith("cuda"):
-        return "32-true"
+        return "bf16-mixed" if spec == "bf16" else "32-true"
     if spec == "auto":
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
     return {"32": "32-true", "bf16": "bf16-mixed", "16": "16-mixed"}[spec]
+
+
+def is_global_zero() -> bool:
+    """True in a single process and on rank 0 of a distributed (``torchrun``) job.
+
+    Why: work that follows training (prediction, evaluation, writing results) runs once, on
+    rank 0, after the training function has returned and its Fabric is gone.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def make_fabric(device: str = "auto", precision: str = "auto"):

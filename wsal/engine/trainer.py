@@ -31,7 +31,6 @@ from wsal.config import RunConfig, config_to_dict, load_run_config, merge_config
 from wsal.data.temporal import (
     ClassBalancedBatchSampler,
     SnippetDataset,
-    TemporalBatch,
     collate_temporal,
 )
 from wsal.engine.checkpoint import load_checkpoint, save_checkpoint
@@ -53,6 +52,8 @@ __all__ = [
     "localize_raw",
     "load_run",
     "TrainResult",
+    "train_step",
+    "unwrap_model",
 ]
 
 
@@ -199,7 +200,7 @@ def train_temporal(
     ckpt_path = run_dir / "checkpoints" / "last.pt"
     if resume:
         state = load_checkpoint(ckpt_path)
-        _unwrap(model).load_state_dict(state["model"])
+        unwrap_model(model).load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, history = int(state["epoch"]) + 1, list(state["history"])
         train_seconds = float(state.get("train_seconds", 0.0))
@@ -215,7 +216,7 @@ def train_temporal(
     t0, iterations = time.perf_counter(), 0
     for epoch in range(start_epoch, cfg.train.epochs):
         t_epoch = time.perf_counter()
-        hooks = _unwrap(model).on_epoch_start(epoch, total_epochs=cfg.train.epochs)
+        hooks = unwrap_model(model).on_epoch_start(epoch, total_epochs=cfg.train.epochs)
         for group in optimizer.param_groups:
             group["lr"] = cfg.train.lr * float(hooks.get("lr_scale", 1.0))
         ds.set_epoch(epoch)
@@ -224,7 +225,9 @@ def train_temporal(
         sums: dict[str, float] = {}
         model.train()
         for batch in progress(loader, f"epoch {epoch + 1}/{cfg.train.epochs}"):
-            losses = _step(fabric, model, optimizer, batch.to(fabric.device), cfg.train.grad_clip)
+            losses = train_step(
+                fabric, model, optimizer, batch.to(fabric.device), cfg.train.grad_clip
+            )
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v
             iterations += 1
@@ -237,7 +240,7 @@ def train_temporal(
         }
         if val_videos and cfg.train.eval_every and (epoch + 1) % cfg.train.eval_every == 0:
             row["val/average_mAP"] = _validate(
-                _unwrap(model), cfg, folder, val_videos, fabric.device
+                unwrap_model(model), cfg, folder, val_videos, fabric.device
             )
         epoch_seconds = time.perf_counter() - t_epoch
         train_seconds += epoch_seconds
@@ -258,7 +261,7 @@ def train_temporal(
             save_checkpoint(
                 ckpt_path,
                 {
-                    "model": _unwrap(model).state_dict(),
+                    "model": unwrap_model(model).state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "epoch": epoch,
                     "history": history,
@@ -277,7 +280,7 @@ def train_temporal(
         save_checkpoint(
             run_dir / "model.pt",
             {
-                "model": _unwrap(model).state_dict(),
+                "model": unwrap_model(model).state_dict(),
                 "config": config_to_dict(cfg),
                 "classes": folder.classes,
                 "feature_dim": ds.feature_dim,
@@ -342,22 +345,29 @@ def make_adam(
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
 
 
-def _unwrap(model: torch.nn.Module) -> TemporalMethod:
+def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The method module inside Fabric's and DDP's wrappers (the module itself when unwrapped).
+
+    Why: losses, hooks and state dicts belong to the method, not to its wrappers; every
+    engine reaches the method through this one helper.
+    """
     inner = getattr(model, "module", model)
     return getattr(inner, "module", inner)
 
 
-def _step(
-    fabric, model, optimizer, batch: TemporalBatch, grad_clip: float | None
-) -> dict[str, float]:
+def train_step(fabric, model, optimizer, batch, grad_clip: float | None) -> dict[str, float]:
+    """One optimizer step on ``batch``: forward, the method's ``losses``, backward, clip, step.
+
+    Shared by the temporal, keyframe and tubelet engines (every method returns a loss dict
+    with a ``"total"`` key). Raises :class:`WsalError` naming each loss term when the total is
+    not finite. Returns the loss terms as floats.
+    """
     optimizer.zero_grad(set_to_none=True)
-    out = model(batch)
-    losses = _unwrap(model).losses(batch, out)
+    losses = unwrap_model(model).losses(batch, model(batch))
     total = losses["total"]
     if not torch.isfinite(total):
-        raise WsalError(
-            f"training diverged: loss is {total.item()} ({', '.join(f'{k}={v.item():.4g}' for k, v in losses.items())})"
-        )
+        parts = ", ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
+        raise WsalError(f"training diverged: loss is {total.item()} ({parts})")
     fabric.backward(total)
     if grad_clip:
         fabric.clip_gradients(model, optimizer, max_norm=grad_clip)
