@@ -21,8 +21,8 @@ import numpy as np
 
 from wsal.engine.tubes import (
     TubeRunConfig,
-    _evaluate,
     _predict,
+    evaluate_tube_detections,
     load_tube_run_config,
     load_tube_split,
     supervise_videos,
@@ -97,7 +97,7 @@ def fit_and_score(
         videos, [labels[v] for v in vids], len(gt.labels)
     )
     gt_t, vids_t, videos_t = test
-    res = _evaluate(gt_t, _predict(model, vids_t, videos_t, gt.labels), cfg.eval)
+    res = evaluate_tube_detections(gt_t, _predict(model, vids_t, videos_t, gt.labels), cfg.eval)
     return float(res.mAP[0]), float(res.mAP[1]), float(seconds.mean())
 
 

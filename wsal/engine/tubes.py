@@ -10,6 +10,10 @@ entry points instead of :mod:`wsal.engine.trainer`. Run folder (every file atomi
 
 Only the label sets of the training videos are read from ``gt_tubes.json`` for training
 (the tubes themselves are used to evaluate the test split only).
+
+``method: ua_mil_tubelets`` (UAMIL on video bags of person tubelets) has its own run folder
+and loop in :mod:`wsal.engine.tubelets`; :func:`cli_train` and :func:`predict_tubes` hand
+such configs and runs over to it.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ __all__ = [
     "predict_tubes",
     "SUPERVISION_KINDS",
     "supervise_videos",
+    "evaluate_tube_detections",
 ]
 
 #: Supervision of the training videos (STIL Sec. 5.2.2): video labels only (the default and
@@ -56,8 +61,10 @@ __all__ = [
 #: the 50/50 mixture of labels-only videos and box-annotated videos.
 SUPERVISION_KINDS = ("labels", "points", "boxes", "mixture")
 
-#: Methods trained here (not in ``wsal.methods.METHODS``: no gradients, no nn.Module).
-TUBE_METHODS = ("stil",)
+#: Methods of the tube dataset folder, dispatched by ``wsal train``/``wsal predict``: STIL
+#: (trained here: no gradients, no nn.Module) and ``ua_mil_tubelets`` (UAMIL on video bags of
+#: tubelets, :mod:`wsal.engine.tubelets`).
+TUBE_METHODS = ("stil", "ua_mil_tubelets")
 
 
 @dataclasses.dataclass
@@ -93,15 +100,20 @@ class TubeRunConfig:
     eval: TubeEvalConfig = dataclasses.field(default_factory=TubeEvalConfig)
 
 
-def is_tube_method(config_path: str | Path | None, overrides: Sequence[str] = ()) -> bool:
-    """Whether a config file (or ``--set method=...``) names a tube method (CLI dispatch)."""
+def _method_of(config_path: str | Path | None, overrides: Sequence[str] = ()) -> str | None:
+    """The method named by ``--set method=...`` or else by the config file (None: neither)."""
     method = None
     for item in overrides:
         if item.startswith("method="):
             method = item.split("=", 1)[1].strip()
     if method is None and config_path is not None:
         method = read_yaml(config_path).get("method")
-    return method in TUBE_METHODS
+    return method
+
+
+def is_tube_method(config_path: str | Path | None, overrides: Sequence[str] = ()) -> bool:
+    """Whether a config file (or ``--set method=...``) names a tube method (CLI dispatch)."""
+    return _method_of(config_path, overrides) in TUBE_METHODS
 
 
 def load_tube_run_config(
@@ -192,7 +204,11 @@ def _predict(model: STIL, vids: list[str], videos: list[VideoBoxes], labels: lis
     )
 
 
-def _evaluate(gt: TubeGroundTruth, dets: TubeDetections, cfg: TubeEvalConfig):
+def evaluate_tube_detections(gt: TubeGroundTruth, dets: TubeDetections, cfg: TubeEvalConfig):
+    """Video-mAP (ACT ``videoAP``) of ``dets`` against ``gt`` with the run's IoU/NMS protocol.
+
+    Why: every tube method (STIL, its baselines, tubelet MIL) reports the same numbers.
+    """
     from wsal.evaluation.video import video_map
 
     return video_map(gt, dets, iou_thresholds=cfg.iou_thresholds, nms_threshold=cfg.nms_threshold)
@@ -237,7 +253,9 @@ def train_tubes(cfg: TubeRunConfig, out: str | Path, *, evaluate: bool = True):
     if not evaluate:
         return None
     gt_test, test_vids, test_videos = load_tube_split(cfg.data.root, cfg.data.test_split)
-    result = _evaluate(gt_test, _predict(model, test_vids, test_videos, gt.labels), cfg.eval)
+    result = evaluate_tube_detections(
+        gt_test, _predict(model, test_vids, test_videos, gt.labels), cfg.eval
+    )
     write_json_atomic(out / "metrics.json", result.to_json(), indent=2)
     return result
 
@@ -275,11 +293,16 @@ def predict_tubes(
     """
     from wsal.io.tubes import write_tube_results
 
+    cfg_path = Path(run) / "config.yaml"
+    if cfg_path.is_file() and read_yaml(cfg_path).get("method") == "ua_mil_tubelets":
+        from wsal.engine.tubelets import predict_tubelets
+
+        return predict_tubelets(run, out, split=split, data_root=data_root, evaluate=evaluate)
     cfg, model, labels = _load_run(run)
     gt, vids, videos = load_tube_split(data_root or cfg.data.root, split)
     dets = _predict(model, vids, videos, labels)
     write_tube_results(out, dets)
-    return _evaluate(gt, dets, cfg.eval) if evaluate else None
+    return evaluate_tube_detections(gt, dets, cfg.eval) if evaluate else None
 
 
 def config_dict(cfg: TubeRunConfig) -> dict:
@@ -295,7 +318,13 @@ def run_is_tube(run: str | Path) -> bool:
 
 def cli_train(config: str | Path | None, overrides: Sequence[str], out: str | Path, evaluate: bool):
     """``wsal train`` for tube methods: fit, save, print the test video-mAP table."""
-    result = train_tubes(load_tube_run_config(config, overrides), out, evaluate=evaluate)
+    if _method_of(config, overrides) == "ua_mil_tubelets":
+        from wsal.engine.tubelets import load_tubelet_run_config, train_tubelets
+
+        cfg = load_tubelet_run_config(config, overrides)
+        result = train_tubelets(cfg, out, evaluate=evaluate)
+    else:
+        result = train_tubes(load_tube_run_config(config, overrides), out, evaluate=evaluate)
     if result is not None:
         print(result.format_table())
     return 0
