@@ -48,10 +48,7 @@ def scores(demo_data, tmp_path_factory) -> dict[str, float]:
 
 
 #: Known failures, strict (an unexpected pass fails the run, so the entry must then go).
-KNOWN_FAILURES = {
-    "attention_mil": "STPN-style attention stays unselective on the demo data (every snippet "
-    "of a positive video carries video-level context); see docs/methods/attention_mil.md",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _params() -> list:
