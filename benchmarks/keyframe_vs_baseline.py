@@ -10,6 +10,8 @@ ua_mil without uncertainty = the baseline, mitl without triplet, without similar
 
 ``--json FILE`` also saves the per-seed numbers; ``--merge A.json B.json ...`` prints the
 table of several such files (e.g. seeds run as parallel processes) without training.
+``--gen KEY=VALUE`` changes a field of the generator preset (``KeyframeSynthConfig``), e.g.
+``--gen occlusion_fraction=0.3`` for persistent detector misses.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from wsal.config import load_run_config  # noqa: E402
 from wsal.pipeline import train_and_evaluate  # noqa: E402
-from wsal.synthetic import generate_keyframe  # noqa: E402
+from wsal.synthetic import KEYFRAME_PRESETS, KeyframeSynthConfig, generate_keyframe  # noqa: E402
 
 VARIANTS = {
     "mil_max (baseline)": ("mil_max", []),
@@ -56,6 +59,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: robust on busy CPUs)")
     ap.add_argument("--json", type=Path, help="also write the per-seed numbers here")
     ap.add_argument("--merge", type=Path, nargs="+", help="print the table of saved --json files")
+    ap.add_argument("--gen", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="generator preset changes, e.g. occlusion_fraction=0.3")  # fmt: skip
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     variants = {**VARIANTS, **(ABLATIONS if args.ablations else {})}
@@ -71,9 +76,10 @@ def main() -> None:
         ts = sorted({t for _, t in table})
         _print_table(table, names, ts, saved["preset"], seeds)
         return
+    gen_config = _generator_config(args.preset, args.gen)
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
-            data = generate_keyframe(Path(tmp) / f"data{seed}", args.preset, seed=seed)
+            data = generate_keyframe(Path(tmp) / f"data{seed}", gen_config, seed=seed)
             for t in args.t:
                 for name, (cfg_dir, extra) in variants.items():
                     over = [f"data.root={data}", f"seed={seed}", f"weak.clip_seconds={t}", *extra]
@@ -86,8 +92,25 @@ def main() -> None:
                           f"  ({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
     if args.json:
         rows = [{"method": m, "t": t, "frame_mAP": v} for (m, t), v in table.items()]
-        args.json.write_text(json.dumps({"preset": args.preset, "seeds": args.seeds, "rows": rows}))
-    _print_table(table, list(variants), args.t, args.preset, args.seeds)
+        args.json.write_text(
+            json.dumps(
+                {"preset": " ".join([args.preset, *args.gen]), "seeds": args.seeds, "rows": rows}
+            )
+        )
+    _print_table(table, list(variants), args.t, " ".join([args.preset, *args.gen]), args.seeds)
+
+
+def _generator_config(preset: str, changes: list[str]) -> KeyframeSynthConfig:
+    """The preset ``preset`` with ``KEY=VALUE`` changes (values typed as the preset's field)."""
+    cfg = KEYFRAME_PRESETS[preset]
+    types = {f.name: type(getattr(cfg, f.name)) for f in fields(cfg)}
+    values = {}
+    for item in changes:
+        key, _, value = item.partition("=")
+        if key not in types:
+            raise SystemExit(f"--gen: unknown generator field {key!r}; one of {sorted(types)}")
+        values[key] = types[key](value)
+    return replace(cfg, **values)
 
 
 def _print_table(table, names, ts, preset, seeds) -> None:

@@ -487,3 +487,25 @@ def test_bundled_extract_is_small_and_reproducible():
     if not (data / "pyannot.pkl").is_file():
         pytest.skip(f"shared UCF101-24 annotations not found under {data}")
     assert S.build_ucf101_24_extract(data) == bundled
+
+
+def test_keyframe_occlusion_gives_persistent_misses():
+    """``occlusion_fraction``: persons go undetected in runs (whole clips without the actor)."""
+    cfg = dataclasses.replace(
+        S.KEYFRAME_PRESETS["tiny"], keyframes_per_video=200, miss_rate=0.0, min_persons=3
+    )
+    rng = np.random.default_rng(0)
+    tracks = S._person_tracks(rng, cfg, cfg.keyframes_per_video)
+    plain = S._true_detections(np.random.default_rng(1), cfg, tracks)
+    assert plain.k.size == tracks.present.sum()  # no misses without occlusion or miss_rate
+    occluded = dataclasses.replace(cfg, occlusion_fraction=0.4, occlusion_seconds=10.0)
+    det = S._true_detections(np.random.default_rng(1), occluded, tracks)
+    seen = np.zeros_like(tracks.present)
+    seen[det.person, det.k] = True
+    missed = tracks.present & ~seen
+    assert 0.25 < missed.sum() / tracks.present.sum() < 0.55
+    runs = [np.diff(np.flatnonzero(np.diff(np.r_[0, m.astype(int), 0]))) for m in missed]
+    lengths = np.concatenate([r[::2] for r in runs])  # lengths of the missed runs
+    assert lengths.mean() > 4  # persistent, unlike independent per-keyframe misses
+    with pytest.raises(ConfigError, match="occlusion_fraction"):
+        dataclasses.replace(cfg, occlusion_fraction=1.5)

@@ -936,6 +936,11 @@ class KeyframeSynthConfig:
     person_drift: float = 0.008  # std of box-centre random walk per second (normalized)
     walk_speed: float = 0.025  # normalized width per second while walking
     miss_rate: float = 0.08  # detector misses (x2.5 for small persons)
+    # Persistent misses (occlusion, out of frame, detector domain gap; Arnab et al. Sec. 3.3):
+    # each person is undetected in runs of mean ``occlusion_seconds`` covering this fraction
+    # of its time, so a whole clip bag can lack the actor. 0 (default): off.
+    occlusion_fraction: float = 0.0
+    occlusion_seconds: float = 12.0
     false_positives: float = 0.6  # mean false-positive boxes per keyframe
     partial_box_fraction: float = 0.3  # false positives that partly cover a person
     box_jitter: float = 0.04  # std of proposal corner noise, fraction of box size
@@ -963,7 +968,7 @@ class KeyframeSynthConfig:
 
     def _validate(self) -> None:
         _check_positive(self, "keyframes_per_video", "min_persons", "feature_dim", "pose_seconds")
-        _check_positive(self, "conversation_seconds", "speaker_seconds")
+        _check_positive(self, "conversation_seconds", "speaker_seconds", "occlusion_seconds")
         _check_non_negative(self, "train_videos", "val_videos", "max_concurrent", "false_positives")
         _check_non_negative(self, "person_drift", "walk_speed", "box_jitter", "noise")
         _check_non_negative(self, "pose_signal", "interaction_signal", "object_signal")
@@ -999,6 +1004,7 @@ class KeyframeSynthConfig:
             )
         for name in (
             "miss_rate",
+            "occlusion_fraction",
             "partial_box_fraction",
             "loose_box_fraction",
             "excluded_fraction",
@@ -1248,6 +1254,14 @@ def _true_detections(
     gt = tracks.boxes[p_idx, k_idx]
     small = (gt[:, 3] - gt[:, 1]) < 0.45
     detected = rng.random(p_idx.size) >= cfg.miss_rate * np.where(small, 2.5, 0.7)
+    if cfg.occlusion_fraction > 0:  # runs of persistent misses per person
+        on = cfg.occlusion_seconds
+        off = on * (1.0 - cfg.occlusion_fraction) / cfg.occlusion_fraction
+        num_persons, k = tracks.present.shape
+        occluded = np.zeros((num_persons, k), dtype=bool)
+        for person in range(num_persons):  # one Markov chain per person (a few per video)
+            occluded[person] = _on_off_mask(rng, k, on, off)
+        detected &= ~occluded[p_idx, k_idx]
     p_idx, k_idx, gt = p_idx[detected], k_idx[detected], gt[detected]
     loose = rng.random(p_idx.size) < cfg.loose_box_fraction
     sigma = np.where(loose, 5.5, 1.0) * cfg.box_jitter
@@ -1497,7 +1511,8 @@ _KEYFRAME_DIFFICULTIES = {
     "and witnesses get rarer as the clip length t grows (stats.clip_labels_by_seconds)",
     "interactions": "paired persons share actions: talk to / listen to with alternating speaker, "
     "watch (a person), hand shakes at conversation starts; partner evidence leaks into features",
-    "detector_misses": "some GT person boxes have no proposal (more for small persons)",
+    "detector_misses": "some GT person boxes have no proposal (more for small persons; with "
+    "occlusion_fraction > 0 also runs of persistent misses per person)",
     "false_positives": "background boxes with no person evidence and partial boxes on persons",
     "box_jitter": "proposal boxes jittered vs GT; loose_box_fraction with IoU often < 0.5",
     "features": "smoothed action evidence (onsets ramp over +-1 s) + person identity + per-video "
