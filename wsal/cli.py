@@ -446,11 +446,12 @@ def _cmd_extract_boxes(args: argparse.Namespace) -> int:
 def _add_train_e2e(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train-e2e",
-        help="train backbone + RoI head + ua_mil/mil_max head end to end from video frames",
+        help="train backbone + RoI head + a keyframe head (ua_mil, mil_max, mitl) end to end "
+        "from video frames",
         description="End-to-end keyframe training (docs/extract.md): clips around each keyframe "
         "of an AVA-layout folder go through a video backbone, RoIAlign pools the proposal boxes "
-        "and the ua_mil head's loss trains both; then test_split (default val) is predicted and "
-        "its Frame-mAP printed (RUN/metrics_<split>.json) when the folder has it. Predict with "
+        "and the head's loss (ua_mil, mil_max or mitl) trains both; then test_split (default val) "
+        "is predicted and its Frame-mAP printed (RUN/metrics_<split>.json) when the folder has it. Predict with "
         "`wsal predict --run RUN --videos DIR`. Settings: wsal.engine.end_to_end.EndToEndConfig.",
     )
     p.add_argument("--data", type=Path, required=True, help="AVA-layout keyframe folder")

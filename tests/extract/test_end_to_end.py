@@ -82,8 +82,8 @@ def test_corrupt_video_is_reported_and_its_bags_skipped(ava, tmp_path):
 
 
 def test_bad_configs_fail_clearly(ava, tmp_path):
-    with pytest.raises(ConfigError, match="supports ua_mil and mil_max"):
-        build_end_to_end_model(_cfg(ava, method="mitl"), 3)
+    with pytest.raises(ConfigError, match="supports ua_mil, mil_max and mitl"):
+        build_end_to_end_model(_cfg(ava, method="stil"), 3)
     with pytest.raises(ConfigError, match="weights=PATH"):
         build_end_to_end_model(_cfg(ava, backbone="i3d"), 3)
 

@@ -481,10 +481,11 @@ class KeyframeBagDataset(torch.utils.data.Dataset):
             item["instance_labels"] = self.row_labels[rows].astype(np.float32)
         if self.triplets:
             rng = rng or np.random.default_rng((self.seed, index, 11))
-            item.update(self._triplet(lo, feats, boxes, rng))
+            item.update(self._triplet(lo, feats, boxes, rows, rng))
         return item
 
-    def _triplet(self, k: int, feats: np.ndarray, boxes: np.ndarray, rng: np.random.Generator):
+    def _triplet(self, k: int, feats: np.ndarray, boxes: np.ndarray, rows: np.ndarray,
+                 rng: np.random.Generator) -> dict[str, np.ndarray]:  # fmt: skip
         """Positive bag from ``t_p`` in {t-1, t, t+1} and negative bag with ``|t_n - t| >= gap``.
 
         ``t_p = t`` (or a missing neighbour) gives the anchor's own proposals with the
@@ -492,6 +493,11 @@ class KeyframeBagDataset(torch.utils.data.Dataset):
         has no keyframe ``negative_gap`` seconds away (short videos), from a random keyframe
         of another video (MITL, Sec. 3.2.1 notes that other videos are valid negatives too),
         and with a single video from the farthest keyframe of the same one.
+
+        Returns ``pos_feats``, ``pos_boxes``, ``neg_feats``, ``neg_boxes`` and the proposal rows
+        of the bags, ``pos_rows`` / ``neg_rows`` (``(m,)`` int64, aligned with the boxes;
+        ``pos_rows`` is the anchor's ``rows`` for ``t_p = t``): the end-to-end mode
+        (:mod:`wsal.engine.end_to_end`) computes their features from the frames.
         """
         s = self.split
         t = int(s.kf_time[k])
@@ -499,7 +505,9 @@ class KeyframeBagDataset(torch.utils.data.Dataset):
         tp = t + int(rng.integers(-1, 2))
         kp = k + (tp - t)
         if tp != t and lo <= kp < hi and int(s.kf_time[kp]) == tp:
-            pf, pb, _ = self._bag(kp, kp + 1, rng)
+            pf, pb, pr = self._bag(kp, kp + 1, rng)
+        elif feats.shape[1] == 0:  # no features (end-to-end mode): the anchor's own bag
+            pf, pb, pr = feats, boxes, rows
         else:
             rms = np.sqrt((feats**2).mean(axis=1, keepdims=True) + 1e-12)
             pf = feats + self.augment_noise * rms * rng.standard_normal(feats.shape).astype(
@@ -507,7 +515,7 @@ class KeyframeBagDataset(torch.utils.data.Dataset):
             )
             keep = rng.random(feats.shape) >= self.augment_dropout
             pf = (pf * keep / max(1e-6, 1.0 - self.augment_dropout)).astype(np.float32)
-            pb = boxes
+            pb, pr = boxes, rows
         times = s.kf_time[lo:hi]
         n_before = int(np.searchsorted(times, t - self.negative_gap, "right"))
         after = int(np.searchsorted(times, t + self.negative_gap, "left"))
@@ -520,8 +528,11 @@ class KeyframeBagDataset(torch.utils.data.Dataset):
             kn = j if j < lo else j + (hi - lo)
         else:
             kn = lo if abs(int(s.kf_time[lo]) - t) >= abs(int(s.kf_time[hi - 1]) - t) else hi - 1
-        nf, nb, _ = self._bag(kn, kn + 1, rng)
-        return {"pos_feats": pf, "pos_boxes": pb, "neg_feats": nf, "neg_boxes": nb}
+        nf, nb, nr = self._bag(kn, kn + 1, rng)
+        return {
+            "pos_feats": pf, "pos_boxes": pb, "neg_feats": nf, "neg_boxes": nb,
+            "pos_rows": pr, "neg_rows": nr,
+        }  # fmt: skip
 
 
 @dataclass

@@ -15,6 +15,18 @@ Clips are decoded once into a uint8 cache (``RUN/clips_<split>.npy``, memory-map
 atomically) of ``K x clip_frames x H x W x 3`` bytes, where every frame is resized to
 ``frame_size`` (boxes are normalized, so they stay valid; the aspect ratio is not kept).
 
+MITL (``method=mitl``, Biswas & Gall, ``../shared/papers/000``, who fine-tune SlowFast with
+these losses): keyframe bags with positive and negative bags sampled by
+:class:`KeyframeBagDataset` (``triplets=True``), the :class:`wsal.methods.mitl.MITL` head (its
+``mitl.*`` settings) and its MIML + triplet + similarity losses, unchanged. The boxes of the
+anchor, positive and negative bags of a batch are pooled from ONE backbone pass over the
+unique keyframe clips they come from (:meth:`EndToEndModel.forward`), so the triplet terms
+train the backbone. A positive with ``t_p = t`` (or a neighbour without proposals) is the
+anchor keyframe itself: the same clip and boxes, hence the same backbone features; the
+head's trunk dropout (independent masks for anchor and positive rows) is its only
+augmentation (the frozen-feature noise / dropout of the dataset acts on zero-width features
+here and changes nothing; cropping / mirroring frames is not done).
+
 Prediction (:func:`predict_end_to_end`) decodes the clips of the predicted split into the
 same kind of cache (``RUN/clips_<split>.npy``), scores every proposal box with the fine-tuned
 backbone and head in chunks of keyframes, and returns the same :class:`KeyframeDetections` as
@@ -66,7 +78,8 @@ from wsal.errors import ConfigError, FormatError, WsalError
 from wsal.io.atomic import atomic_open, write_json_atomic
 from wsal.io.ava import read_ava_gt
 from wsal.io.features import safe_path_component
-from wsal.methods.keyframe_base import KeyframeOutput
+from wsal.methods.keyframe_base import KeyframeMethod, KeyframeOutput
+from wsal.methods.mitl import MITL, MITLConfig
 from wsal.methods.ua_mil import UAMIL, UAMILConfig
 from wsal.structures import KeyframeDetections
 
@@ -87,7 +100,8 @@ class EndToEndConfig:
     """End-to-end keyframe training (``wsal train-e2e``); defaults follow the paper's setting.
 
     Attributes:
-        method: ``ua_mil`` (Eq. 6 loss) or ``mil_max`` (ua_mil head, max pooling, plain BCE).
+        method: ``ua_mil`` (Eq. 6 loss), ``mil_max`` (ua_mil head, max pooling, plain BCE) or
+            ``mitl`` (keyframe bags + triplets, the MITL head and losses).
         data: AVA-layout keyframe folder (``annotations/``, ``proposals/<split>.csv``).
         videos: folder of ``<video_id>.<ext>`` files.
         split: training split.
@@ -102,7 +116,11 @@ class EndToEndConfig:
         roi_output: RoIAlign bins per side (SlowFast: 7).
         freeze_bn: keep batch-norm statistics fixed (small per-GPU batches).
         clip_seconds, max_instances: the weak-label protocol (Arnab et al.: t = 10, 4 per bag).
-        model: the ua_mil head (``hidden_dim``, ``dropout``, ``pooling``, ``r``, ``uncertainty``).
+        model: the ua_mil head (``hidden_dim``, ``dropout``, ``pooling``, ``r``, ``uncertainty``)
+            of ``ua_mil`` / ``mil_max``.
+        mitl: the MITL head of ``method=mitl`` (``hidden_dim``, ``dropout``, ``embed_dim``,
+            ``alpha``, ``beta``, ``triplet``, ``similarity``, ``negative``).
+        negative_gap: MITL negatives lie at least this many seconds from the anchor (100).
         steps, batch_size, lr, backbone_lr_scale, weight_decay, grad_clip: optimization (Adam).
         checkpoint_every: steps between ``checkpoints/last.pt`` writes.
         device, precision: see :mod:`wsal.engine.runtime` (``auto``: AMP on GPU only;
@@ -131,6 +149,8 @@ class EndToEndConfig:
     clip_seconds: int = 10
     max_instances: int = 4
     model: UAMILConfig = field(default_factory=UAMILConfig)
+    mitl: MITLConfig = field(default_factory=MITLConfig)
+    negative_gap: int = 100
     steps: int = 1000
     batch_size: int = 4
     lr: float = 1e-3
@@ -180,12 +200,14 @@ class EndToEndModel(nn.Module):
 
     ``forward(clips, clip_index, batch)``: ``clips (K, L, H, W, 3)`` uint8 keyframe clips,
     ``clip_index (n,)`` int64 clip of each real instance of ``batch`` (row-major over
-    ``batch.mask``); ``batch.boxes`` normalized x1y1x2y2. Returns the batch with ``feats
-    (B, N, dim)`` filled from the backbone and the head's :class:`KeyframeOutput`.
+    ``batch.mask``; for triplet batches followed by those of ``batch.pos_mask`` and then of
+    ``batch.neg_mask``); boxes normalized x1y1x2y2. Returns the batch with ``feats
+    (B, N, dim)`` (and ``pos_feats (B, M_p, dim)``, ``neg_feats (B, M_n, dim)``) filled from
+    the backbone and the head's :class:`KeyframeOutput`.
     """
 
-    def __init__(self, backbone: nn.Module, head: UAMIL, *, dim: int, rgb_range: str = "pm1",
-                 roi_output: int = 7, freeze_bn: bool = True):  # fmt: skip
+    def __init__(self, backbone: nn.Module, head: KeyframeMethod, *, dim: int,
+                 rgb_range: str = "pm1", roi_output: int = 7, freeze_bn: bool = True):  # fmt: skip
         super().__init__()
         self.backbone, self.head, self.dim = backbone, head, dim
         self.rgb_range, self.roi_output, self.freeze_bn = rgb_range, roi_output, freeze_bn
@@ -217,10 +239,24 @@ class EndToEndModel(nn.Module):
 
     def forward(self, clips: torch.Tensor, clip_index: torch.Tensor, batch: KeyframeBatch):
         """See the class docstring: ``(batch with backbone feats, KeyframeOutput)``."""
-        feats_n = self.box_features(clips, clip_index, batch.boxes[batch.mask])
-        feats = feats_n.new_zeros((*batch.mask.shape, feats_n.shape[1]))
-        feats[batch.mask] = feats_n
-        batch = dataclasses.replace(batch, feats=feats)
+        if batch.pos_mask is None:
+            feats_n = self.box_features(clips, clip_index, batch.boxes[batch.mask])
+            feats = feats_n.new_zeros((*batch.mask.shape, feats_n.shape[1]))
+            feats[batch.mask] = feats_n
+            batch = dataclasses.replace(batch, feats=feats)
+            return batch, self.head(batch)
+        # MITL triplets: anchor, positive and negative boxes pooled from one backbone pass
+        sides = ((batch.boxes, batch.mask), (batch.pos_boxes, batch.pos_mask),
+                 (batch.neg_boxes, batch.neg_mask))  # fmt: skip
+        feats_n = self.box_features(clips, clip_index, torch.cat([b[m] for b, m in sides]))
+        filled = []
+        for part, (_, m) in zip(feats_n.split([int(m.sum()) for _, m in sides]), sides):
+            f = part.new_zeros((*m.shape, part.shape[1]))  # (B, M, dim), zero on padding
+            f[m] = part
+            filled.append(f)
+        batch = dataclasses.replace(
+            batch, feats=filled[0], pos_feats=filled[1], neg_feats=filled[2]
+        )
         return batch, self.head(batch)
 
     def predict_scores(self, clips: torch.Tensor, clip_index: torch.Tensor,
@@ -262,13 +298,19 @@ def _backbone(cfg: EndToEndConfig) -> tuple[nn.Module, int, str]:
 
 def build_end_to_end_model(cfg: EndToEndConfig, num_classes: int) -> EndToEndModel:
     """The model of ``cfg`` (the one place where the config becomes constructor arguments)."""
-    if cfg.method not in ("ua_mil", "mil_max"):
-        raise ConfigError(f"end-to-end training supports ua_mil and mil_max, not '{cfg.method}'")
+    if cfg.method not in ("ua_mil", "mil_max", "mitl"):
+        raise ConfigError(
+            f"end-to-end training supports ua_mil, mil_max and mitl, not '{cfg.method}'"
+        )
     backbone, dim, rgb_range = _backbone(cfg)
-    kw = dataclasses.asdict(cfg.model)
-    if cfg.method == "mil_max":
-        kw.update(pooling="max", uncertainty=False)
-    head = UAMIL(feature_dim=dim, num_classes=num_classes, **kw)
+    head: KeyframeMethod
+    if cfg.method == "mitl":
+        head = MITL(feature_dim=dim, num_classes=num_classes, **dataclasses.asdict(cfg.mitl))
+    else:
+        kw = dataclasses.asdict(cfg.model)
+        if cfg.method == "mil_max":
+            kw.update(pooling="max", uncertainty=False)
+        head = UAMIL(feature_dim=dim, num_classes=num_classes, **kw)
     return EndToEndModel(backbone, head, dim=dim, rgb_range=rgb_range,
                          roi_output=cfg.roi_output, freeze_bn=cfg.freeze_bn)  # fmt: skip
 
@@ -359,28 +401,53 @@ def _cache_clips(cfg: EndToEndConfig, split: KeyframeSplit, videos: dict[str, Pa
 
 
 class _ClipBags(torch.utils.data.Dataset):
-    """Bags of :class:`KeyframeBagDataset` plus the decoded clips of their keyframes."""
+    """Bags of :class:`KeyframeBagDataset` plus the decoded clips of their keyframes.
 
-    def __init__(self, bags: KeyframeBagDataset, clips: np.ndarray):
+    An item adds ``clips (k, L, H, W, 3)`` uint8 (the unique keyframes of its instances) and
+    ``clip_index (n,)`` int64 (the clip of each instance); with triplets also
+    ``pos_clip_index (m_p,)`` and ``neg_clip_index (m_n,)`` into the same ``clips``.
+    Negative instances of keyframes in ``bad_kf`` (videos that failed to decode: zero clips)
+    are dropped.
+    """
+
+    def __init__(self, bags: KeyframeBagDataset, clips: np.ndarray,
+                 bad_kf: np.ndarray | None = None):  # fmt: skip
         self.bags, self.clips = bags, clips
         s = bags.split
         self.row_kf = np.empty(len(s.proposals), np.int64)
         self.row_kf[s.order] = np.repeat(np.arange(s.num_keyframes), np.diff(s.kf_start))
+        self.bad_kf = bad_kf
 
     def __len__(self) -> int:
         return len(self.bags)
 
     def __getitem__(self, index: int) -> dict:
         item = self.bags[index]
-        kf, inv = np.unique(self.row_kf[item["rows"]], return_inverse=True)
-        return {**item, "clips": np.asarray(self.clips[kf]), "clip_index": inv.astype(np.int64)}
+        if "pos_rows" not in item:
+            kf, inv = np.unique(self.row_kf[item["rows"]], return_inverse=True)
+            return {**item, "clips": np.asarray(self.clips[kf]),
+                    "clip_index": inv.astype(np.int64)}  # fmt: skip
+        if self.bad_kf is not None:
+            keep = ~self.bad_kf[self.row_kf[item["neg_rows"]]]
+            item.update({k: item[k][keep] for k in ("neg_rows", "neg_feats", "neg_boxes")})
+        parts = [item["rows"], item["pos_rows"], item["neg_rows"]]
+        kf, inv = np.unique(self.row_kf[np.concatenate(parts)], return_inverse=True)
+        a, p, n = np.split(inv.astype(np.int64), np.cumsum([len(parts[0]), len(parts[1])]))
+        return {**item, "clips": np.asarray(self.clips[kf]), "clip_index": a,
+                "pos_clip_index": p, "neg_clip_index": n}  # fmt: skip
 
 
 def _collate(items: list[dict]) -> tuple[torch.Tensor, torch.Tensor, KeyframeBatch]:
-    """``(clips (K, L, H, W, 3) uint8, clip_index (n,) int64, KeyframeBatch)``."""
+    """``(clips (K, L, H, W, 3) uint8, clip_index (n,) int64, KeyframeBatch)``.
+
+    ``clip_index`` lists the clip of every real anchor instance (row-major over the batch's
+    ``mask``), then, for triplet items, of every positive and every negative instance.
+    """
     offsets = np.cumsum([0] + [len(it["clips"]) for it in items])[:-1]
     clips = torch.from_numpy(np.concatenate([it["clips"] for it in items]))
-    index = np.concatenate([it["clip_index"] + o for it, o in zip(items, offsets)])
+    keys = ("clip_index", "pos_clip_index", "neg_clip_index")
+    keys = keys if "pos_clip_index" in items[0] else keys[:1]
+    index = np.concatenate([it[k] + o for k in keys for it, o in zip(items, offsets)])
     return clips, torch.from_numpy(index), collate_keyframe(items)
 
 
@@ -415,7 +482,7 @@ def train_end_to_end(
     resume: bool = False,
     log: Callable[[str], None] = print,
 ) -> list[dict[str, float]]:
-    """Train backbone + RoI head + ua_mil head from frames; write the run folder.
+    """Train backbone + RoI head + keyframe head (ua_mil, mil_max, mitl) from frames.
 
     Run folder: ``config.yaml``, ``run.json``, ``history.csv`` (one row per step),
     ``clips_<split>.npy`` (+ ``.json``; the decoded clip cache), ``checkpoints/last.pt``
@@ -440,12 +507,17 @@ def train_end_to_end(
     fabric.barrier()
     if not fabric.is_global_zero:
         clips, failed = _cache_clips(cfg, split, videos, run_dir / f"clips_{cfg.split}.npy", log)
-    bags = KeyframeBagDataset(split, bag="clip", clip_seconds=cfg.clip_seconds, gt=gt,
-                              max_instances=cfg.max_instances, train=True, seed=cfg.seed)  # fmt: skip
-    ds = _ClipBags(bags, clips)
+    mitl = cfg.method == "mitl"
+    bags = KeyframeBagDataset(
+        split, bag="keyframe" if mitl else "clip", clip_seconds=cfg.clip_seconds, gt=gt,
+        max_instances=cfg.max_instances, train=True, seed=cfg.seed,
+        triplets=mitl and (cfg.mitl.triplet or cfg.mitl.similarity),
+        negative_gap=cfg.negative_gap,
+    )  # fmt: skip
     if failed and fabric.is_global_zero:
         log(f"skipping the bags of {len(failed)} videos that failed to decode")
     bad_codes = np.flatnonzero(np.isin(np.asarray(split.videos), list(failed)))
+    ds = _ClipBags(bags, clips, np.isin(split.kf_video_code, bad_codes))
     valid = np.flatnonzero(~np.isin(split.kf_video_code[bags.item_kf[:, 0]], bad_codes))
     if valid.size == 0:
         raise WsalError(f"{split.root}: no bag of split '{cfg.split}' has a decodable video")

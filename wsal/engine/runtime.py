@@ -90,12 +90,18 @@ def make_fabric(device: str = "auto", precision: str = "auto"):
     if world > 1:
         devices = int(os.environ.get("LOCAL_WORLD_SIZE", world))
     num_nodes = max(1, world // devices) if isinstance(devices, int) and world > 1 else 1
+    fabric_precision = resolve_precision(precision, dev)
+    if accelerator == "cpu" and fabric_precision == "bf16-mixed":
+        # oneDNN's bf16 Conv3d weight gradient on CPU (torch 2.13) differs between identical
+        # runs and is now and then non-finite; PyTorch's own CPU kernels are deterministic.
+        # Only runs that ask for bf16 on CPU are affected (the default there is float32).
+        torch.backends.mkldnn.enabled = False
     fabric = Fabric(
         accelerator=accelerator,
         devices=devices,
         num_nodes=num_nodes,
         strategy=strategy,
-        precision=resolve_precision(precision, dev),
+        precision=fabric_precision,
     )
     fabric.launch()
     return fabric
