@@ -103,3 +103,29 @@ def test_training_run_writes_tensorboard_and_timing(tmp_path):
 )
 def test_tensorboard_switch_reads_yaml_booleans(text, expected):
     assert load_run_config(None, [f"train.tensorboard={text}"]).train.tensorboard == expected
+
+
+@needs_tb
+def test_keyframe_run_logs_every_epoch_and_resumes_the_log(tmp_path):
+    """Keyframe runs write history.csv and TensorBoard scalars after every epoch, like
+    temporal runs; a resumed run continues both (no duplicated or lost epochs)."""
+    from wsal.config import load_run_config
+    from wsal.engine.keyframe import train_keyframe
+    from wsal.synthetic import generate_keyframe
+
+    data = generate_keyframe(tmp_path / "kf", "tiny", seed=2)
+    over = [f"data.root={data}", "method=ua_mil", "train.epochs=3", "train.batch_size=16",
+            "model.hidden_dim=16", "train.device=cpu", "train.tensorboard=on"]  # fmt: skip
+    cfg = load_run_config(None, over)
+    run = tmp_path / "run"
+    train_keyframe(cfg, run, log=lambda s: None, stop_after_epoch=1)
+    assert [r["epoch"] for r in _rows(run / "history.csv")] == ["1"]  # written mid-run
+    assert [s for s, _ in _scalars(run / TENSORBOARD_DIR)["loss/total"]] == [1]
+    result = train_keyframe(cfg, run, resume=True, log=lambda s: None)
+    assert [r["epoch"] for r in _rows(run / "history.csv")] == ["1", "2", "3"]
+    scalars = _scalars(run / TENSORBOARD_DIR)
+    assert [s for s, _ in scalars["loss/total"]] == [1, 2, 3]
+    assert [v for _, v in scalars["loss/total"]] == pytest.approx(
+        [r["loss/total"] for r in result.history]
+    )
+    assert [s for s, _ in scalars["time/epoch_seconds"]] == [1, 2, 3]

@@ -6,6 +6,8 @@ Run folder (written atomically, file by file), as for the temporal methods::
     RUN/run.json             summary: method, classes, feature dim, clips and negative bags,
                              train / validation videos, model selection, device
     RUN/history.csv          one row per epoch: the losses (and ``val/frame_mAP`` when enabled)
+                             (rewritten after every epoch)
+    RUN/tensorboard/         the same scalars and epoch wall times (when TensorBoard is installed)
     RUN/checkpoints/last.pt  model, optimizer, epoch, RNG states (resume point)
     RUN/model.pt             final weights + config (what ``predict`` loads)
 
@@ -44,7 +46,7 @@ from wsal.data.keyframe import (
     select_videos,
 )
 from wsal.engine.checkpoint import load_checkpoint, save_checkpoint
-from wsal.engine.history import write_history
+from wsal.engine.history import TrainingLog
 from wsal.engine.runtime import make_fabric, rng_state, seed_everything, set_rng_state
 from wsal.engine.trainer import (
     SeededBatchSampler,
@@ -141,13 +143,14 @@ def train_keyframe(
     loader = torch.utils.data.DataLoader(
         ds, batch_sampler=sampler, collate_fn=collate_keyframe, num_workers=cfg.train.num_workers
     )
-    start_epoch, history = 0, []
+    start_epoch, history, train_seconds = 0, [], 0.0
     ckpt_path = run_dir / "checkpoints" / "last.pt"
     if resume:
         state = load_checkpoint(ckpt_path)
         unwrap_model(model).load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, history = int(state["epoch"]) + 1, list(state["history"])
+        train_seconds = float(state.get("train_seconds", 0.0))
         set_rng_state(state["rng"])
         log(f"resumed from {ckpt_path} at epoch {start_epoch}")
     elif fabric.is_global_zero:
@@ -155,8 +158,12 @@ def train_keyframe(
     if fabric.is_global_zero:
         _write_run_json(run_dir, cfg, split, ds, fabric, val_videos)
 
+    metrics_log = TrainingLog(
+        run_dir, history, tensorboard=cfg.train.tensorboard, enabled=fabric.is_global_zero
+    )
     t0, iterations = time.perf_counter(), 0
     for epoch in range(start_epoch, cfg.train.epochs):
+        t_epoch = time.perf_counter()
         hooks = unwrap_model(model).on_epoch_start(epoch, total_epochs=cfg.train.epochs)
         for group in optimizer.param_groups:
             group["lr"] = cfg.train.lr * float(hooks.get("lr_scale", 1.0))
@@ -189,7 +196,12 @@ def train_keyframe(
                 unwrap_model(model), cfg, val_split, gt, fabric.device
             )
             model.train()
-        history.append(row)
+        epoch_seconds = time.perf_counter() - t_epoch
+        train_seconds += epoch_seconds
+        metrics_log.append(
+            row, extra={"time/epoch_seconds": epoch_seconds, "time/train_seconds": train_seconds}
+        )
+        history = metrics_log.history
         if fabric.is_global_zero:
             log(
                 " ".join(
@@ -206,11 +218,13 @@ def train_keyframe(
                     "optimizer": optimizer.state_dict(),
                     "epoch": epoch,
                     "history": history,
+                    "train_seconds": train_seconds,
                     "rng": rng_state(),
                     "config": config_to_dict(cfg),
                 },
             )
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and not last:
+            metrics_log.close()
             fabric.barrier()
             return TrainResult(
                 run_dir, history, time.perf_counter() - t0, iterations, fabric.global_rank
@@ -226,7 +240,7 @@ def train_keyframe(
                 "feature_dim": split.feature_dim,
             },
         )
-        write_history(run_dir / "history.csv", history)
+    metrics_log.close()
     fabric.barrier()
     return TrainResult(run_dir, history, time.perf_counter() - t0, iterations, fabric.global_rank)
 
