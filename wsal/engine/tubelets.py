@@ -16,7 +16,8 @@ boxes of training tubes are never used. Run folder (every file atomic)::
 
     RUN/config.yaml    the merged :class:`TubeletRunConfig` (what ran)
     RUN/run.json       method, labels, feature dim, train videos, tubelet stats, seconds
-    RUN/history.csv    one row per epoch (losses)
+    RUN/history.csv    one row per epoch (losses), rewritten after every epoch
+    RUN/tensorboard/   the same scalars and epoch wall times (when TensorBoard is installed)
     RUN/model.pt       final UAMIL weights + config + labels + feature dim
     RUN/metrics.json   video-mAP of the test split (unless evaluation is skipped)
 
@@ -40,7 +41,7 @@ from wsal.config import config_to_dict, load_config, save_config
 from wsal.data.keyframe import KeyframeBatch, collate_keyframe
 from wsal.data.tubelets import TubeletBagDataset, Tubelets, build_tubelets, tubelet_length
 from wsal.engine.checkpoint import load_checkpoint, save_checkpoint
-from wsal.engine.history import write_history
+from wsal.engine.history import TrainingLog
 from wsal.engine.runtime import make_fabric, resolve_device, seed_everything
 from wsal.engine.trainer import (
     SeededBatchSampler,
@@ -109,6 +110,7 @@ class TubeletTrainConfig:
     device: str = "auto"  # auto, cpu, cuda, cuda:N
     precision: Literal["auto", "32", "bf16", "16"] = "32"
     log_every: int = 10  # epochs between progress lines (the last epoch is always logged)
+    tensorboard: Literal["auto", "on", "off"] = "auto"  # RUN/tensorboard/ when installed
 
 
 @dataclasses.dataclass
@@ -283,8 +285,10 @@ def train_tubelets(
     model, optimizer = fabric.setup(model, optimizer)
     sampler = SeededBatchSampler(len(ds), cfg.train.batch_size, cfg.seed, None, 0, 1, salt=130363)
     loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_keyframe)
-    t0, history = time.perf_counter(), []
+    metrics_log = TrainingLog(out, tensorboard=cfg.train.tensorboard)
+    t0 = time.perf_counter()
     for epoch in range(cfg.train.epochs):
+        t_epoch = time.perf_counter()
         ds.set_epoch(epoch)
         sampler.set_epoch(epoch)
         model.train()
@@ -296,7 +300,7 @@ def train_tubelets(
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v
         row = {"epoch": epoch + 1, **{f"loss/{k}": v / len(loader) for k, v in sums.items()}}
-        history.append(row)
+        metrics_log.append(row, extra={"time/epoch_seconds": time.perf_counter() - t_epoch})
         if (epoch + 1) % max(1, cfg.train.log_every) == 0 or epoch + 1 == cfg.train.epochs:
             log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
                          for k, v in row.items()))  # fmt: skip
@@ -311,7 +315,7 @@ def train_tubelets(
             "feature_dim": feature_dim,
         },
     )
-    write_history(out / "history.csv", history)
+    metrics_log.close()
     counts = np.array([len(t) for t in tubelets])
     write_json_atomic(
         out / "run.json",
