@@ -33,6 +33,7 @@ __all__ = [
     "TubeGroundTruth",
     "segment_iou_matrix",
     "box_iou_matrix",
+    "paired_box_iou_plus_one",
     "tube_iou",
     "tube_iou_matrix",
 ]
@@ -330,16 +331,20 @@ def tube_iou(a: Tube, b: Tube) -> float:
     )
     ba = a.boxes[tmin - a.first_frame : tmax - a.first_frame + 1]
     bb = b.boxes[tmin - b.first_frame : tmax - b.first_frame + 1]
-    return float(t_iou * _paired_box_iou_plus_one(ba, bb).mean())
+    return float(t_iou * paired_box_iou_plus_one(ba, bb).mean())
 
 
-def _paired_box_iou_plus_one(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise IoU of ``a (L, 4)`` and ``b (L, 4)`` pixel boxes, +1 convention."""
-    iw = np.clip(np.minimum(a[:, 2], b[:, 2]) + 1 - np.maximum(a[:, 0], b[:, 0]), 0, None)
-    ih = np.clip(np.minimum(a[:, 3], b[:, 3]) + 1 - np.maximum(a[:, 1], b[:, 1]), 0, None)
+def paired_box_iou_plus_one(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise IoU of pixel boxes ``a (..., 4)`` and ``b (..., 4)`` (+1 convention).
+
+    The leading shapes broadcast (e.g. ``(M, 1, 4)`` against ``(M, B, 4)`` gives ``(M, B)``),
+    so matched pairs along a tube and one-to-many candidates share one implementation.
+    """
+    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) + 1 - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) + 1 - np.maximum(a[..., 1], b[..., 1]), 0, None)
     inter = iw * ih
-    area_a = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1)
-    area_b = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
+    area_a = (a[..., 2] - a[..., 0] + 1) * (a[..., 3] - a[..., 1] + 1)
+    area_b = (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1)
     union = area_a + area_b - inter
     out = np.zeros_like(inter)
     np.divide(inter, union, out=out, where=union > 0)

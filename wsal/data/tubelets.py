@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from wsal.localize.linking import FrameIndex
+from wsal.structures import paired_box_iou_plus_one
 
 __all__ = [
     "Tubelets",
@@ -146,18 +147,6 @@ def tubelet_length(frames: np.ndarray, span_frames: int) -> int:
     return (int(span_frames) - 1) // max(step, 1) + 1
 
 
-def _batched_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of ``a (M, 4)`` with each of ``b (M, B, 4)`` (pixels, +1 convention) -> ``(M, B)``."""
-    a = a[:, None, :]
-    iw = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]) + 1.0
-    ih = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]) + 1.0
-    inter = np.clip(iw, 0.0, None) * np.clip(ih, 0.0, None)
-    area_a = (a[..., 2] - a[..., 0] + 1.0) * (a[..., 3] - a[..., 1] + 1.0)
-    area_b = (b[..., 2] - b[..., 0] + 1.0) * (b[..., 3] - b[..., 1] + 1.0)
-    union = area_a + area_b - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
 def build_tubelets(
     frames: np.ndarray,
     boxes: np.ndarray,
@@ -207,7 +196,7 @@ def build_tubelets(
             break
         cand = table[g0[rows] + k]  # (m, Bmax)
         valid = cand >= 0
-        iou = _batched_iou(boxes[latest[rows]], boxes[np.where(valid, cand, 0)])
+        iou = paired_box_iou_plus_one(boxes[latest[rows]][:, None], boxes[np.where(valid, cand, 0)])
         iou = np.where(valid, iou, -1.0)
         best = np.argmax(iou, axis=1)  # first best in frame order on ties
         ok = iou[np.arange(rows.size), best] >= link_iou

@@ -237,26 +237,28 @@ class EndToEndModel(nn.Module):
                            output_size=self.roi_output)  # fmt: skip
         return pooled.amax(dim=(2, 3))
 
+    def with_box_features(self, clips: torch.Tensor, clip_index: torch.Tensor,
+                          batch: KeyframeBatch) -> KeyframeBatch:  # fmt: skip
+        """``batch`` with ``feats (B, N, dim)`` (and, for MITL triplet batches, ``pos_feats``
+        and ``neg_feats``) pooled from the clips, zero on padding.
+
+        Anchor, positive and negative boxes go through ONE backbone pass over the unique
+        clips; ``clip_index`` lists their clips in that order (see the class docstring).
+        """
+        sides = [("feats", batch.boxes, batch.mask)]
+        if batch.pos_mask is not None:
+            sides += [("pos_feats", batch.pos_boxes, batch.pos_mask),
+                      ("neg_feats", batch.neg_boxes, batch.neg_mask)]  # fmt: skip
+        feats_n = self.box_features(clips, clip_index, torch.cat([b[m] for _, b, m in sides]))
+        filled = {}
+        for part, (name, _, m) in zip(feats_n.split([int(m.sum()) for _, _, m in sides]), sides):
+            filled[name] = part.new_zeros((*m.shape, part.shape[1]))  # (B, M, dim)
+            filled[name][m] = part
+        return dataclasses.replace(batch, **filled)
+
     def forward(self, clips: torch.Tensor, clip_index: torch.Tensor, batch: KeyframeBatch):
         """See the class docstring: ``(batch with backbone feats, KeyframeOutput)``."""
-        if batch.pos_mask is None:
-            feats_n = self.box_features(clips, clip_index, batch.boxes[batch.mask])
-            feats = feats_n.new_zeros((*batch.mask.shape, feats_n.shape[1]))
-            feats[batch.mask] = feats_n
-            batch = dataclasses.replace(batch, feats=feats)
-            return batch, self.head(batch)
-        # MITL triplets: anchor, positive and negative boxes pooled from one backbone pass
-        sides = ((batch.boxes, batch.mask), (batch.pos_boxes, batch.pos_mask),
-                 (batch.neg_boxes, batch.neg_mask))  # fmt: skip
-        feats_n = self.box_features(clips, clip_index, torch.cat([b[m] for b, m in sides]))
-        filled = []
-        for part, (_, m) in zip(feats_n.split([int(m.sum()) for _, m in sides]), sides):
-            f = part.new_zeros((*m.shape, part.shape[1]))  # (B, M, dim), zero on padding
-            f[m] = part
-            filled.append(f)
-        batch = dataclasses.replace(
-            batch, feats=filled[0], pos_feats=filled[1], neg_feats=filled[2]
-        )
+        batch = self.with_box_features(clips, clip_index, batch)
         return batch, self.head(batch)
 
     def predict_scores(self, clips: torch.Tensor, clip_index: torch.Tensor,
@@ -266,10 +268,7 @@ class EndToEndModel(nn.Module):
         Same inputs as :meth:`forward`; ``instance_scores (B, N, C)`` are per-box class
         probabilities, zero on padding.
         """
-        feats_n = self.box_features(clips, clip_index, batch.boxes[batch.mask])
-        feats = feats_n.new_zeros((*batch.mask.shape, feats_n.shape[1]))
-        feats[batch.mask] = feats_n
-        return self.head.predict_scores(dataclasses.replace(batch, feats=feats))
+        return self.head.predict_scores(self.with_box_features(clips, clip_index, batch))
 
 
 def _backbone(cfg: EndToEndConfig) -> tuple[nn.Module, int, str]:

@@ -53,7 +53,12 @@ from wsal.engine.trainer import (
 from wsal.engine.tubes import TubeEvalConfig, evaluate_tube_detections, load_tube_split
 from wsal.errors import ConfigError, FormatError, WsalError
 from wsal.io.atomic import write_json_atomic
-from wsal.localize.linking import FrameIndex, act_greedy_link, tube_from_indices
+from wsal.localize.linking import (
+    FrameIndex,
+    act_greedy_link,
+    half_sampling_step,
+    tube_from_indices,
+)
 from wsal.methods.stil import VideoBoxes
 from wsal.methods.ua_mil import UAMIL, UAMILConfig
 from wsal.structures import Tube, TubeDetections
@@ -203,8 +208,7 @@ def link_box_scores(
         return []
     extend = cfg.extend
     if extend is None:
-        gaps = np.diff(FrameIndex.build(frames).frame_values)
-        extend = int(np.median(gaps)) // 2 if gaps.size else 0
+        extend = half_sampling_step(FrameIndex.build(frames))
     tubes: list[Tube] = []
     for c in range(box_scores.shape[1]):
         s = box_scores[:, c]

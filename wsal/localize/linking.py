@@ -52,6 +52,7 @@ __all__ = [
     "act_greedy_link",
     "interpolate_tube",
     "tube_from_indices",
+    "half_sampling_step",
 ]
 
 
@@ -450,6 +451,17 @@ def interpolate_tube(
             score = float(bs.mean())
     return Tube(dense, out, label=label, score=float("nan") if score is None else score,
                 frame_scores=fs)  # fmt: skip
+
+
+def half_sampling_step(index: FrameIndex) -> int:
+    """Half the median gap between a video's sampled frames (0 with one sampled frame).
+
+    Why: a tube linked on sampled frames (every 5th frame, say) is extended by this many
+    frames at both ends, so its first and last boxes cover their share of the unsampled
+    frames around them (STIL and tubelet MIL both use it as their default ``extend``).
+    """
+    gaps = np.diff(index.frame_values)
+    return int(np.median(gaps)) // 2 if gaps.size else 0
 
 
 def tube_from_indices(

@@ -39,7 +39,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from wsal.localize.linking import FrameIndex, temporal_prim, tube_from_indices
+from wsal.localize.linking import (
+    FrameIndex,
+    half_sampling_step,
+    temporal_prim,
+    tube_from_indices,
+)
 from wsal.structures import Tube
 
 __all__ = [
@@ -570,10 +575,7 @@ class STIL:
             return []
         scores = self.decision_function(video.features)  # (N, C)
         index = FrameIndex.build(video.frames)
-        extend = cfg.extend
-        if extend is None:
-            gaps = np.diff(index.frame_values)
-            extend = int(np.median(gaps)) // 2 if gaps.size else 0
+        extend = half_sampling_step(index) if cfg.extend is None else cfg.extend
         tubes: list[Tube] = []
         for c in range(scores.shape[1]):
             s = scores[:, c].astype(np.float64)
