@@ -210,3 +210,68 @@ def test_evaluate_frame_cli_matches_official(fixtures_dir, capsys, det):
     assert json.loads(out)["average_mAP"] == pytest.approx(
         expected["results_head_2020_no_exclusions"][det]["mAP"], abs=1e-9
     )
+
+
+def _two_subset_gt(fixtures_dir, tmp_path):
+    """The fixture's ground truth plus 5 annotated training videos, written to tmp_path."""
+    doc = json.loads((fixtures_dir / "temporal/gt.json").read_text())
+    first = next(iter(doc["database"].values()))
+    for k in range(5):
+        doc["database"][f"video_train_{k}"] = {**first, "subset": "training"}
+    path = tmp_path / "gt_two_subsets.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_evaluate_temporal_needs_subset_when_gt_has_several(fixtures_dir, tmp_path, capsys):
+    gt = _two_subset_gt(fixtures_dir, tmp_path)
+    pred = fixtures_dir / "temporal/pred_good.json"
+    code, out, err = run_cli("evaluate", "temporal", "--gt", gt, "--pred", pred, capsys=capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert err.startswith("wsal: error:") and "gt_two_subsets.json" in err
+    assert "testing (60 videos" in err and "training (5 videos" in err and "--subset" in err
+    # naming the subset gives the official numbers: the training videos are not scored
+    code, out, _ = run_cli(
+        "evaluate", "temporal", "--gt", gt, "--pred", pred, "--subset", "testing", "--json",
+        capsys=capsys,
+    )  # fmt: skip
+    exp = json.loads((fixtures_dir / "temporal/expected.json").read_text())
+    exp = exp["results"]["pred_good.json"]["thumos14_0.1:0.1:0.7"]
+    assert code == 0
+    assert json.loads(out)["average_mAP"] == pytest.approx(exp["average_mAP"], abs=1e-9)
+
+
+def test_evaluate_temporal_unknown_subset_lists_the_available_ones(fixtures_dir, tmp_path, capsys):
+    gt = _two_subset_gt(fixtures_dir, tmp_path)
+    pred = fixtures_dir / "temporal/pred_good.json"
+    code, out, err = run_cli(
+        "evaluate", "temporal", "--gt", gt, "--pred", pred, "--subset", "test", capsys=capsys
+    )
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "'test'" in err and "available: testing (60 videos" in err and "training (5" in err
+    assert "Traceback" not in err
+    # a subset of videos without annotations (ActivityNet's public "testing") is one line too
+    doc = json.loads(gt.read_text())
+    doc["database"]["video_unlabeled"] = {"subset": "unlabeled", "annotations": []}
+    gt.write_text(json.dumps(doc))
+    args = ["evaluate", "temporal", "--gt", gt, "--pred", pred, "--subset", "unlabeled"]
+    code, out, err = run_cli(*args, capsys=capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "no annotated segments" in err and "unlabeled (1 videos, 0 segments)" in err
+
+
+def test_evaluate_temporal_single_subset_is_used_without_subset(fixtures_dir, capsys):
+    d = fixtures_dir / "temporal"
+    args = ["evaluate", "temporal", "--gt", d / "gt.json", "--pred", d / "pred_mediocre.json"]
+    code, out, _ = run_cli(*args, "--json", capsys=capsys)
+    assert code == 0
+    exp = json.loads((d / "expected.json").read_text())
+    exp = exp["results"]["pred_mediocre.json"]["thumos14_0.1:0.1:0.7"]
+    assert json.loads(out)["average_mAP"] == pytest.approx(exp["average_mAP"], abs=1e-9)
+
+
+def test_evaluate_temporal_bad_thresholds_is_one_line(fixtures_dir, capsys):
+    d = fixtures_dir / "temporal"
+    args = ["evaluate", "temporal", "--gt", d / "gt.json", "--pred", d / "pred_good.json"]
+    code, out, err = run_cli(*args, "--tiou", "1.5", capsys=capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "--tiou" in err

@@ -574,7 +574,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     t.add_argument(
         "--subset",
         default=None,
-        help="evaluate only GT videos of this subset (e.g. test, validation)",
+        help="evaluate the GT videos of this subset (e.g. testing, validation); required when "
+        "the GT file holds several subsets",
     )
     g = t.add_mutually_exclusive_group()
     g.add_argument("--tiou", default=None, help="thresholds, e.g. 0.1:0.7:0.1 or 0.3,0.5,0.7")
@@ -648,7 +649,14 @@ def _print_result(result, as_json: bool) -> None:
 def _cmd_eval_temporal(args: argparse.Namespace) -> int:
     from wsal.evaluation.temporal import PRESETS, evaluate_temporal_files, parse_thresholds
 
-    thresholds = parse_thresholds(args.tiou) if args.tiou else PRESETS[args.preset or "thumos14"]
+    try:
+        thresholds = (
+            parse_thresholds(args.tiou) if args.tiou else PRESETS[args.preset or "thumos14"]
+        )
+    except ValueError as e:
+        raise WsalError(f"--tiou: {e}") from None
+    # the GT's subset is checked there: none named and several present, or an unknown name,
+    # is a one-line ConfigError listing the file's subsets
     result = evaluate_temporal_files(
         args.gt,
         args.pred,

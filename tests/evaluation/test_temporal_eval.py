@@ -4,6 +4,8 @@ property test of the vectorized matcher against a plain transcription of the off
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -100,6 +102,37 @@ def test_official_fixture_numbers(
         np.testing.assert_allclose(ap_of(result, cls), expected["ap"][cls], rtol=0, atol=1e-9)
     np.testing.assert_allclose(result.mAP, expected["mAP"], rtol=0, atol=1e-9)
     assert result.average_mAP == pytest.approx(expected["average_mAP"], abs=1e-9)
+
+
+BIG_PROTOCOLS = [
+    ("thumos14", "thumos14_thresholds_np.linspace(0.1,0.7,7)"),
+    ("activitynet", "activitynet_thresholds_np.linspace(0.5,0.95,10)"),
+]
+
+
+@pytest.fixture(scope="module")
+def big_case(fixtures_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    """The 200,000-prediction case written by its generator, read once: (gt, dets, expected)."""
+    folder = fixtures_dir / "temporal_big"
+    out = tmp_path_factory.mktemp("temporal_big")
+    subprocess.run([sys.executable, str(folder / "generate.py"), str(out)], check=True)
+    expected = json.loads((folder / "expected.json").read_text())
+    gt = read_activitynet_gt(out / "gt_big.json")
+    return gt, read_activitynet_results(out / "pred_big.json"), expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("preset", "key"), BIG_PROTOCOLS)
+def test_official_numbers_on_200k_predictions(big_case: tuple, preset: str, key: str) -> None:
+    """Official numbers to 1e-9 at every threshold. The case holds predictions with two ground
+    truths of exactly equal tIoU in groups of 6-8 segments, which the official
+    ``argsort()[::-1]`` (unstable) visits in numpy's order; expected.json was computed with
+    numpy 2 on an AVX-512 CPU, so another numpy build could legitimately give other numbers,
+    for the official code and for wsal alike."""
+    gt, dets, expected = big_case
+    result = temporal_map(gt, dets, subset="testing", tiou_thresholds=PRESETS[preset])
+    np.testing.assert_allclose(result.mAP, expected[key]["mAP"], rtol=0, atol=1e-9)
+    assert result.average_mAP == pytest.approx(expected[key]["average_mAP"], abs=1e-9)
 
 
 def test_streaming_equals_whole_set_on_fixture(fixtures_dir: Path) -> None:
@@ -256,13 +289,56 @@ def test_highest_tiou_unmatched_ground_truth_is_taken() -> None:
 
 
 def test_equal_tiou_ground_truth_later_one_taken() -> None:
-    """pred1 has tIoU 3/5 with both G1 and G2; like the official reversed argsort, the later
-    one (G2) is visited first and taken, which leaves G1 for pred2 (AP 1). Taking G1 would
-    leave pred2 with G2 at 1/3 < 0.5 (AP 1/2)."""
+    """pred1 has tIoU 3/5 with both G1 and G2; like the official reversed argsort (stable for
+    2 elements), the later one (G2) is visited first and taken, which leaves G1 for pred2
+    (AP 1). Taking G1 would leave pred2 with G2 at 1/3 < 0.5 (AP 1/2)."""
     gt = make_gt([("v", "A", 0, 4), ("v", "A", 2, 6)])
     dets = make_dets([("v", "A", 1, 5, 0.9), ("v", "A", 0, 4, 0.8)])
     result = temporal_map(gt, dets, tiou_thresholds=[0.5])
     assert result.ap[0, 0] == 1.0
+
+
+GROUP = 8  # a group size where numpy's default sort is a non-stable network on AVX-512
+TIED_LAYOUTS = [(a, b) for a in range(GROUP) for b in range(GROUP) if a != b]
+
+
+@pytest.mark.parametrize(("slot_a", "slot_b"), TIED_LAYOUTS)
+def test_equal_tiou_ground_truth_taken_in_official_argsort_order(slot_a: int, slot_b: int) -> None:
+    """Reproducer of the big-fixture difference (tIoU ties in a group of more than 3).
+
+    One video, class A, 8 segments in file order: Ga = [0, 8] at ``slot_a``, Gb = [-2, 6] at
+    ``slot_b``, far fillers elsewhere. pred1 = [2, 6] has tIoU exactly 4/8 = 0.5 with Ga and
+    Gb (exact in binary, and equal to the threshold: it matches). pred2 = [1, 9] has 7/9 with
+    Ga and 5/11 with Gb. The official loop visits by ``tiou.argsort()[::-1]``: if it reaches
+    Gb first, pred1 takes Gb and pred2 then takes Ga (TP, TP: AP 2/8 at 0.5); if Ga first,
+    pred2 finds Ga locked and Gb below 0.5 (TP, FP: AP 1/8). At 0.55 pred1 is a FP and pred2
+    takes Ga either way (AP 1/2 * 1/8). numpy's sort is unstable for 8 elements on some CPUs,
+    so the expected value asks numpy the order, as the official code does.
+    """
+    fillers = iter((100.0 + 10 * k, 101.0 + 10 * k) for k in range(GROUP))
+    bounds = [next(fillers) for _ in range(GROUP)]
+    bounds[slot_a], bounds[slot_b] = (0.0, 8.0), (-2.0, 6.0)
+    gt = make_gt([("v", "A", s, e) for s, e in bounds])
+    dets = make_dets([("v", "A", 2, 6, 0.9), ("v", "A", 1, 9, 0.8)])
+    tiou = segment_iou_matrix(np.array([[2.0, 6.0]]), np.array(bounds))[0]
+    assert tiou[slot_a] == tiou[slot_b] == 0.5
+    visit = tiou.argsort()[::-1].tolist()  # the official visiting order
+    gb_first = visit.index(slot_b) < visit.index(slot_a)
+    result = temporal_map(gt, dets, tiou_thresholds=[0.5, 0.55])
+    np.testing.assert_array_equal(result.ap[0], [(2 if gb_first else 1) / GROUP, 0.5 / GROUP])
+    np.testing.assert_array_equal(result.ap[0], reference_ap(gt, dets, result.thresholds)[0])
+
+
+@pytest.mark.parametrize("tp_slot", range(GROUP))
+def test_equal_scores_ranked_in_official_argsort_order(tp_slot: int) -> None:
+    """8 predictions of score 0.5, one exact (the ``tp_slot``-th in input order), the others
+    false positives: the official ``scores.argsort()[::-1]`` ranks the exact one at position
+    ``r`` (0-based), so AP = precision there = 1 / (r + 1) (recall 1 from that rank on)."""
+    rows = [("v", "A", 50.0, 60.0, 0.5)] * GROUP
+    rows[tp_slot] = ("v", "A", 0.0, 10.0, 0.5)
+    result = temporal_map(make_gt([("v", "A", 0, 10)]), make_dets(rows), tiou_thresholds=[0.5])
+    r = np.full(GROUP, 0.5).argsort()[::-1].tolist().index(tp_slot)
+    assert result.ap[0, 0] == 1 / (r + 1)
 
 
 def test_subset_filters_ground_truth_not_predictions() -> None:
@@ -321,13 +397,15 @@ def test_evaluator_validates_labels() -> None:
 def reference_ap(
     gt: TemporalGroundTruth, dets: TemporalDetections, thresholds: np.ndarray
 ) -> np.ndarray:
-    """``(C, K)`` AP by the official per-prediction loop (classes in gt order, all present)."""
+    """``(C, K)`` AP by the official per-prediction loop (classes in gt order, all present),
+    with its sort calls: ``scores.argsort()[::-1]`` and ``tiou.argsort()[::-1]`` (default,
+    unstable kind: ties come out as numpy leaves them, as in the official code)."""
     ap = np.zeros((len(gt.classes), thresholds.size))
     for c, name in enumerate(gt.classes):
         g = np.flatnonzero(gt.segments.labels == c)
         in_class = np.array([dets.classes[i] == name for i in dets.segments.labels], dtype=bool)
         p = np.flatnonzero(in_class)
-        p = p[np.argsort(-dets.segments.scores[p], kind="stable")]
+        p = p[dets.segments.scores[p].argsort()[::-1]]
         locked = np.zeros((thresholds.size, g.size), dtype=bool)
         tp = np.zeros((thresholds.size, p.size))
         for i, pi in enumerate(p):
@@ -335,7 +413,7 @@ def reference_ap(
             if same.size == 0:
                 continue
             tiou = segment_iou_matrix(dets.segments.bounds[[pi]], gt.segments.bounds[same])[0]
-            visit = np.argsort(tiou, kind="stable")[::-1]
+            visit = tiou.argsort()[::-1]
             for k, t in enumerate(thresholds):
                 for j in visit:
                     if tiou[j] < t:

@@ -19,12 +19,16 @@ the WTAL literature. Semantics reproduced (see ``shared/fixtures/temporal/README
 5. VOC all-point AP (:func:`wsal.evaluation.ap.voc_ap`); a class without predictions has AP 0;
    ``mAP`` per threshold is the mean over classes, ``average_mAP`` the mean over thresholds.
 
+Ties are broken by the official code's own sort calls, so that results are bit-identical
+to the official evaluator run with the same numpy on the same CPU: per class, predictions in
+input order are ranked by ``np.argsort(scores)[::-1]``; a prediction visits the ground truth
+of its (class, video) group, in file order, by ``np.argsort(tiou)[::-1]``. The default numpy
+sort is not stable (on AVX-512 CPUs it is a sorting network even for 4 elements), so the
+order of equal values depends on the numpy build and CPU exactly as the official one does;
+"stable, later segment first" reproduces it only for groups of at most 3.
+
 Where the official code is undefined or fragile, this module decides (documented):
 
-* score ties are ranked in input order (stable sort); the official ``argsort()[::-1]`` has a
-  platform-dependent tie order;
-* among ground truth of exactly equal tIoU, the later one (file order) is visited first,
-  as the official reversed argsort does for small groups;
 * NaN scores raise ``ValueError`` (the official code ranks NaN *first*);
 * a pair of zero-length segments has tIoU 0 (the official code computes 0/0 = NaN, which
   it then treats as a match at every threshold); a reversed segment never matches.
@@ -35,17 +39,21 @@ a binary search for time-overlapping candidates, pairs below the lowest threshol
 (they can never match), and each (class, video) group is split into clusters of intervals
 overlapping in time. Step ``k`` then handles the ``k``-th prediction of every cluster at every
 threshold at once with flat, segment-reduced numpy arrays; no Python loop visits single
-predictions. Depends on numpy and ``wsal.structures`` only.
+predictions. Only predictions with two pairs of exactly equal tIoU (rare) need the official
+visiting order; it is computed for them with one batched ``np.argsort`` per group size.
+Depends on numpy, ``wsal.structures`` and ``wsal.errors`` only.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from wsal.errors import ConfigError
 from wsal.evaluation.ap import voc_ap
 from wsal.structures import Segments, TemporalDetections, TemporalGroundTruth
 
@@ -251,16 +259,17 @@ def temporal_map(
 def _rank_predictions(
     dets: TemporalDetections, classes: list[str], vocab: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Evaluated predictions in ranking order: class-major, score descending, ties in input
-    order (stable). Returns ``(class index (N,), video code (N,) (-1 = no ground truth),
-    bounds (N, 2) seconds)``; predictions of classes outside ``classes`` are dropped."""
+    """Evaluated predictions in ranking order: class-major, score descending, ties as the
+    official ``argsort()[::-1]`` leaves them. Returns ``(class index (N,), video code (N,)
+    (-1 = no ground truth), bounds (N, 2) seconds)``; predictions of classes outside
+    ``classes`` are dropped."""
     det_cls = _map_det_labels(dets, classes)
     keep = np.flatnonzero(det_cls >= 0)
     scores = dets.segments.scores[keep]
     if np.isnan(scores).any():
         raise ValueError("NaN detection scores cannot be ranked; drop or replace them first")
     p_cls = det_cls[keep]
-    order = np.lexsort((-scores, p_cls))
+    order = _official_score_order(scores, p_cls, len(classes))
     keep = keep[order]
     # np.take: much faster than fancy indexing for (N, 2) gathers
     return (
@@ -268,6 +277,22 @@ def _rank_predictions(
         _video_codes(vocab, dets.video_ids[keep]),
         np.take(dets.segments.bounds, keep, axis=0),
     )
+
+
+def _official_score_order(scores: np.ndarray, p_cls: np.ndarray, n_cls: int) -> np.ndarray:
+    """Permutation of ``scores (N,)`` sorting by class, then as the official code ranks a
+    class: ``scores_of_class.argsort()[::-1]`` on the class's predictions in input order.
+
+    The default (unstable) numpy sort is called on exactly the official array, so equal
+    scores come out in the official order; one call per class, not per prediction.
+    """
+    by_class = np.argsort(p_cls, kind="stable")  # input order within a class
+    edges = np.searchsorted(p_cls[by_class], np.arange(n_cls + 1))
+    parts = [
+        by_class[lo:hi][scores[by_class[lo:hi]].argsort()[::-1]]
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def _evaluation_classes(gt: TemporalGroundTruth) -> tuple[list[str], np.ndarray]:
@@ -356,6 +381,7 @@ def _greedy_match(
     # with t_min > 0 only overlapping pairs can match; at 0, a tIoU-0 pair matches too
     pairs = _Pairs.build(p_key, p_bounds, g_key, g_bounds, overlapping_only=t_min > 0)
     pairs = pairs.prune(t_min)
+    pairs = _official_tie_priority(pairs, p_key, p_bounds, g_key, g_bounds)
     if t_min > 0:
         cluster = _clusters(pairs, p_key, p_bounds, g_key, g_bounds)
     else:
@@ -376,6 +402,9 @@ class _Pairs:
         first: ``(A,)`` offset of each prediction's first pair.
         gt: ``(P,)`` ground-truth index of each pair.
         iou: ``(P,)`` tIoU of each pair.
+        priority: ``(P,)`` int64 in ``[0, M)``, unique within a prediction: among pairs of
+            equal tIoU the official loop visits the higher priority first. Default ``gt``
+            (later segment first); see :func:`_official_tie_priority`.
     """
 
     pred: np.ndarray
@@ -383,6 +412,7 @@ class _Pairs:
     first: np.ndarray
     gt: np.ndarray
     iou: np.ndarray
+    priority: np.ndarray
 
     @classmethod
     def build(
@@ -409,7 +439,7 @@ class _Pairs:
         owner, position = _expand(lo[pred], count)
         gt = g_order[position]
         iou = _paired_iou(np.take(p_bounds, pred[owner], axis=0), np.take(g_bounds, gt, axis=0))
-        return cls(pred, count, np.cumsum(count) - count, gt, iou)
+        return cls(pred, count, np.cumsum(count) - count, gt, iou, gt.copy())
 
     def prune(self, min_iou: float) -> _Pairs:
         """Only pairs with ``tIoU >= min_iou`` (the others can never match); predictions left
@@ -420,7 +450,12 @@ class _Pairs:
         has = count > 0
         count = count[has]
         return _Pairs(
-            self.pred[has], count, np.cumsum(count) - count, self.gt[kept], self.iou[kept]
+            self.pred[has],
+            count,
+            np.cumsum(count) - count,
+            self.gt[kept],
+            self.iou[kept],
+            self.priority[kept],
         )
 
     def reorder(self, order: np.ndarray) -> _Pairs:
@@ -428,8 +463,63 @@ class _Pairs:
         count = self.count[order]
         _, idx = _expand(self.first[order], count)
         return _Pairs(
-            self.pred[order], count, np.cumsum(count) - count, self.gt[idx], self.iou[idx]
+            self.pred[order],
+            count,
+            np.cumsum(count) - count,
+            self.gt[idx],
+            self.iou[idx],
+            self.priority[idx],
         )
+
+
+def _official_tie_priority(
+    pairs: _Pairs,
+    p_key: np.ndarray,
+    p_bounds: np.ndarray,
+    g_key: np.ndarray,
+    g_bounds: np.ndarray,
+) -> _Pairs:
+    """``pairs`` with ``priority`` set to the official visiting order wherever it matters.
+
+    The official loop visits a prediction's group (its video's same-class ground truth, file
+    order) by ``tiou.argsort()[::-1]``: among equal tIoU, the one the unstable sort puts
+    *last* comes first. Only predictions with two pairs of exactly equal tIoU are affected;
+    for them the whole group's tIoU row is sorted with that same call (rows of one group size
+    at once: a 2-D ``argsort`` sorts each row exactly as the 1-D call does) and a pair's
+    priority becomes its ground truth's ascending rank. The row holds :func:`_paired_iou`
+    values, bit-equal to the official ones except where those are NaN (0/0, see the module
+    doc). Arguments as in :func:`_greedy_match`.
+    """
+    tied = _tied_predictions(pairs)
+    if tied.size == 0:
+        return pairs
+    g_file = np.argsort(g_key, kind="stable")  # group-major, file order within a group
+    sorted_key = g_key[g_file]
+    in_group = np.empty(g_key.size, dtype=np.int64)  # position of a segment in its group
+    in_group[g_file] = np.arange(g_key.size) - np.searchsorted(sorted_key, sorted_key, "left")
+    lo, hi = _group_ranges(p_key[pairs.pred[tied]], sorted_key)
+    size = hi - lo
+    priority = pairs.priority.copy()
+    for n in np.unique(size).tolist():
+        rows = np.flatnonzero(size == n)
+        members = g_file[lo[rows, None] + np.arange(n)]  # (R, n) ground truth, file order
+        p = np.take(p_bounds, np.repeat(pairs.pred[tied[rows]], n), axis=0)
+        tiou = _paired_iou(p, np.take(g_bounds, members.ravel(), axis=0)).reshape(-1, n)
+        ascending = np.argsort(tiou, axis=1)  # the official call (default kind), row by row
+        rank = np.empty_like(ascending)
+        np.put_along_axis(rank, ascending, np.arange(n)[None, :], axis=1)
+        owner, idx = _expand(pairs.first[tied[rows]], pairs.count[tied[rows]])
+        priority[idx] = rank[owner, in_group[pairs.gt[idx]]]
+    return replace(pairs, priority=priority)
+
+
+def _tied_predictions(pairs: _Pairs) -> np.ndarray:
+    """Indices (into ``pairs.pred``) of predictions with two pairs of exactly equal tIoU."""
+    owner = np.repeat(np.arange(pairs.pred.size), pairs.count)
+    multi = np.flatnonzero(pairs.count[owner] > 1)
+    order = np.lexsort((pairs.iou[multi], owner[multi]))
+    o, v = owner[multi][order], pairs.iou[multi][order]
+    return np.unique(o[1:][(o[1:] == o[:-1]) & (v[1:] == v[:-1])])
 
 
 def _group_ranges(p_key: np.ndarray, g_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -521,6 +611,8 @@ def _match_steps(pairs: _Pairs, keys: np.ndarray, thresholds: np.ndarray, n_gt: 
     pair_bounds = np.r_[pairs.first, pairs.iou.size][bounds]
     locked = np.zeros((n_thr, n_gt), dtype=bool)
     thr = thresholds[:, None]
+    # among equal best values the higher priority is visited first; gt is code % n_gt
+    code = pairs.priority * n_gt + pairs.gt
     for a, b, pa, pb in zip(
         bounds[:-1], bounds[1:], pair_bounds[:-1], pair_bounds[1:], strict=True
     ):
@@ -529,8 +621,8 @@ def _match_steps(pairs: _Pairs, keys: np.ndarray, thresholds: np.ndarray, n_gt: 
         value = np.where(locked[:, gt], -1.0, pairs.iou[pa:pb])  # (K, P); locked never wins
         best = np.maximum.reduceat(value, seg_first, axis=1)  # (K, A_k)
         is_best = value == np.repeat(best, pairs.count[a:b], axis=1)
-        # among equal best values take the later ground truth (file order), as official
-        chosen = np.maximum.reduceat(np.where(is_best, gt + 1, 0), seg_first, axis=1) - 1
+        top = np.maximum.reduceat(np.where(is_best, code[pa:pb], -1), seg_first, axis=1)
+        chosen = top % n_gt
         hit_t, hit_p = np.nonzero(best >= thr)
         locked[hit_t, chosen[hit_t, hit_p]] = True
         tp[hit_t, a + hit_p] = True
@@ -651,14 +743,54 @@ def evaluate_temporal_files(
     """Evaluate an ActivityNet results JSON against an ActivityNet ground-truth JSON.
 
     Subset names are compared as written in the ground-truth file (e.g. ``"testing"``,
-    ``"validation"``); see :func:`temporal_map` for the rest. File problems raise
-    :class:`~wsal.errors.FormatError` (the ground-truth JSON format has no ambiguous
-    segments, so ``ignore_ambiguous`` only matters for files that provide them).
+    ``"validation"``). ``subset=None`` takes the file's only subset; a file with several
+    (a published ActivityNet file holds training, validation and testing) must be told which
+    one, since scoring all of them would count every training video as missed. See
+    :func:`temporal_map` for the rest.
+
+    Raises:
+        FormatError: unreadable or malformed files.
+        ConfigError: ``subset`` is ``None`` and the file holds several subsets, names a
+            subset the file lacks, or one without annotated segments (the message lists the
+            file's subsets).
     """
     from wsal.io.temporal import read_activitynet_gt, read_activitynet_results
 
     gt = read_activitynet_gt(gt_path)
+    subset = _file_subset(gt, subset, gt_path)
     dets = read_activitynet_results(pred_path)
     return temporal_map(
         gt, dets, tiou_thresholds=tiou_thresholds, subset=subset, ignore_ambiguous=ignore_ambiguous
     )
+
+
+def _file_subset(
+    gt: TemporalGroundTruth, subset: str | Sequence[str] | None, gt_path: str | Path
+) -> str | list[str]:
+    """The subset(s) to evaluate in a ground-truth file; one-line ``ConfigError`` otherwise."""
+    videos = Counter(gt.subsets.values())
+    segments = Counter(gt.subsets.get(v) for v in gt.video_ids[gt.segments.labels >= 0].tolist())
+    listing = ", ".join(
+        f"{name} ({videos[name]} videos, {segments[name]} segments)" for name in sorted(videos)
+    )
+    if subset is None:
+        if len(videos) > 1:
+            raise ConfigError(
+                f"{gt_path}: the ground truth holds {len(videos)} subsets: {listing}; "
+                "pass --subset NAME to choose the evaluated one"
+            )
+        names = list(videos)  # the only subset (or none: an empty file)
+    else:
+        names = [subset] if isinstance(subset, str) else list(subset)
+        missing = [n for n in names if n not in videos]
+        if missing:
+            raise ConfigError(
+                f"{gt_path}: no subset {', '.join(map(repr, missing))} in the ground truth; "
+                f"available: {listing or 'none'}"
+            )
+    if not any(segments[n] for n in names):
+        raise ConfigError(
+            f"{gt_path}: no annotated segments to evaluate against in subset "
+            f"{', '.join(map(repr, names)) or '(none)'}; subsets: {listing or 'none'}"
+        )
+    return names[0] if len(names) == 1 else names
