@@ -253,6 +253,7 @@ class TrainConfig:
     batching: typing.Literal["class_balanced", "random"] = "class_balanced"
     classes_per_batch: int = 4  # DML: batches of 4 classes x 5 videos
     videos_per_class: int = 5
+    class_replacement: bool = False  # draw a batch's classes with replacement (DML code)
     iterations_per_epoch: int | None = None  # default: ceil(videos / batch size)
     grad_clip: float | None = None  # max gradient norm
     val_fraction: float = 0.0  # carve this fraction of training videos out for validation

@@ -16,6 +16,7 @@ import numpy as np
 from wsal.config import RunConfig, merge_config, parse_overrides
 from wsal.errors import FormatError, WsalError
 from wsal.io.atomic import write_json_atomic
+from wsal.io.features import has_temporal_split
 
 if TYPE_CHECKING:
     from wsal.engine.end_to_end import EndToEndConfig
@@ -97,7 +98,7 @@ def train_and_evaluate(
     split = cfg.data.test_split
     if trained.rank != 0:  # under DDP only rank 0 predicts, evaluates and writes
         return None
-    if not evaluate or not (Path(cfg.data.root) / f"split_{split}.txt").is_file():
+    if not evaluate or not has_temporal_split(cfg.data.root, split):
         return None
     result = predict_to_files(
         run_dir, run_dir / f"results_{split}.json", split=split, evaluate=True

@@ -38,6 +38,23 @@ def test_collate_pads_and_masks():
     assert b.lengths.tolist() == [3, 1] and torch.all(b.feats[1, 1:] == 0)
 
 
+def test_class_balanced_sampler_draws_classes_with_replacement():
+    """The DML authors' code draws its 5 classes with replacement: a class may fill two groups."""
+    labels = np.zeros((12, 3), np.float32)
+    labels[np.arange(12), np.arange(12) % 3] = 1
+    s = ClassBalancedBatchSampler(
+        labels, classes_per_batch=5, videos_per_class=4, seed=0, num_batches=50,
+        class_replacement=True,
+    )  # fmt: skip
+    batches = list(s)
+    assert all(len(b) == 20 for b in batches)  # 5 groups although only 3 classes exist
+    groups = [labels[b].argmax(1).reshape(5, 4) for b in batches]
+    assert all((g == g[:, :1]).all() for g in groups)  # each group of 4 shares its class
+    assert any(len(set(g[:, 0].tolist())) < 5 for g in groups)
+    plain = ClassBalancedBatchSampler(labels, classes_per_batch=5, videos_per_class=4, seed=0)
+    assert all(len(b) == 12 for b in plain)  # without replacement: at most the 3 classes
+
+
 def test_class_balanced_sampler_composition_and_determinism():
     labels = np.zeros((40, 6), np.float32)
     labels[np.arange(40), np.arange(40) % 6] = 1

@@ -416,12 +416,19 @@ def test_min_length_drops_short_runs():
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_empty_one_snippet_and_all_zero_inputs(name):
     cfg = PRESETS[name]
-    kw = dict(timing=TIMING, config=cfg)
-    empty = localize_video(np.zeros((0, 3)), actionness=np.zeros(0), video_scores=np.ones(3), **kw)
+
+    def run(cas, actionness, video_scores):
+        logit = cfg.units == "logit"  # logit presets read the same values as logits
+        return localize_video(
+            cas, actionness=actionness, video_scores=video_scores, timing=TIMING, config=cfg,
+            logits=cas if logit else None, video_logits=video_scores if logit else None,
+        )  # fmt: skip
+
+    empty = run(np.zeros((0, 3)), np.zeros(0), np.ones(3))
     assert len(empty) == 0 and empty.bounds.shape == (0, 2)
-    zero = localize_video(np.zeros((6, 3)), actionness=np.zeros(6), video_scores=np.ones(3), **kw)
+    zero = run(np.zeros((6, 3)), np.zeros(6), np.ones(3))
     assert len(zero) == 0
-    one = localize_video(np.full((1, 3), 0.9), actionness=np.ones(1), video_scores=np.ones(3), **kw)
+    one = run(np.full((1, 3), 0.9), np.ones(1), np.ones(3))
     assert np.all(one.bounds[:, 0] == 0.0)
     assert np.all(one.bounds[:, 1] == pytest.approx(0.64))
 
@@ -454,6 +461,8 @@ def random_video(seed: int, t: int = 120, c: int = 6) -> RawScores:
         actionness=rng.random(t),
         video_scores=rng.random(c),
         duration=t * 0.64 - 0.3,
+        logits=6.0 * cas - 3.0 + rng.normal(size=(t, c)),
+        video_logits=rng.normal(size=c),
     )
 
 
@@ -466,6 +475,8 @@ def test_each_preset_runs_and_is_deterministic(name):
         actionness=r.actionness,
         video_scores=r.video_scores,
         duration=r.duration,
+        logits=r.logits,
+        video_logits=r.video_logits,
     )
     a = localize_video(r.cas, **kw)
     b = localize_video(r.cas.copy(), **kw)
@@ -476,6 +487,60 @@ def test_each_preset_runs_and_is_deterministic(name):
     assert np.all(np.diff(a.scores) <= 0)
     assert np.all(a.bounds[:, 0] < a.bounds[:, 1]) and a.bounds.max() <= r.duration
     assert np.all((a.labels >= 0) & (a.labels < r.cas.shape[1]))
+
+
+def _authors_dml_segments(logits: np.ndarray, window: int = 60, k: int = 10) -> list[tuple]:
+    """A direct transcription of the DML authors' test loop (eval_detection.py): per class,
+    threshold at max - 0.5 (max - min) strictly, runs of >= 2 snippets, score max + 0.7 x
+    (max over windows, remainder joined to the last, of the mean of the k largest)."""
+    t = logits.shape[0]
+    cuts = [i * window for i in range(1, t // window)]
+    windows = np.split(logits, cuts, axis=0)
+    video = np.max([np.sort(w, axis=0)[-k:].mean(0) for w in windows], axis=0)
+    out = []
+    for c in range(logits.shape[1]):
+        x = logits[:, c]
+        on = np.concatenate([[0], (x > x.max() - (x.max() - x.min()) * 0.5).astype(int), [0]])
+        starts = [i for i in range(1, len(on)) if on[i] - on[i - 1] == 1]
+        ends = [i for i in range(1, len(on)) if on[i] - on[i - 1] == -1]
+        for s0, e0 in zip(starts, ends):
+            if e0 - s0 >= 2:
+                out.append((s0 - 1, e0 - 1, c, x[s0 - 1 : e0 - 1].max() + 0.7 * video[c]))
+    return out
+
+
+@pytest.mark.parametrize("t", [7, 59, 60, 61, 130, 187])
+def test_dml_code_preset_reproduces_the_authors_procedure(t):
+    """Preset "dml_code" on DeepMetricMIL's raw logits = the released test loop, segment for
+    segment (bounds in snippets, class, score)."""
+    import torch
+
+    from wsal.methods.dml import window_video_logits
+
+    rng = np.random.default_rng(t)
+    logits = rng.normal(size=(t, 4)) * 3 + np.sin(np.arange(t) / 5.0)[:, None] * 4
+    video = window_video_logits(
+        torch.from_numpy(logits)[None], torch.ones(1, t, dtype=torch.bool), 60, 10
+    )[0].numpy()
+    seg = localize_video(
+        np.zeros_like(logits),
+        timing=TIMING,
+        config=PRESETS["dml_code"],
+        logits=logits,
+        video_logits=video,
+    )
+    want = sorted(_authors_dml_segments(logits), key=lambda r: (-r[3], r[2], r[0]))
+    got = [
+        (round(b[0] / 0.64), round(b[1] / 0.64), int(c), float(sc))
+        for b, c, sc in zip(seg.bounds, seg.labels, seg.scores)
+    ]
+    assert [g[:3] for g in got] == [w[:3] for w in want]
+    np.testing.assert_allclose([g[3] for g in got], [w[3] for w in want], rtol=1e-12)
+
+
+def test_logit_units_need_logits():
+    with pytest.raises(ValueError, match="logits"):
+        localize_video(np.zeros((4, 2)), timing=TIMING, config=PRESETS["dml_code"])
 
 
 def test_config_validation_and_presets():
@@ -513,7 +578,7 @@ def test_raw_scores_round_trip(tmp_path):
         np.testing.assert_array_equal(b.cas, r.cas)
         assert b.cas.dtype == r.cas.dtype and b.timing == r.timing and b.duration == r.duration
         assert b.cas_is_logits == r.cas_is_logits
-        for name in ("actionness", "video_scores"):
+        for name in ("actionness", "video_scores", "logits", "video_logits"):
             x, y = getattr(r, name), getattr(b, name)
             assert (x is None and y is None) or np.array_equal(x, y)
     cfg = PRESETS["multi_threshold"]

@@ -425,6 +425,40 @@ def test_forward_scores_match_the_paper_formulas():
         torch.testing.assert_close(out.video_scores[i], want)
 
 
+def test_raw_logits_and_window_video_logits_are_the_authors_test_scores():
+    """``logits`` are the unclipped snippet logits; ``video_logits`` the released test code's
+    video score: max over 60-snippet windows (remainder joined to the last) of the mean of
+    the 10 largest logits."""
+    torch.manual_seed(0)
+    lengths = [130, 61, 25, 1]
+    batch = _batch(lengths, dim=6)
+    model = DeepMetricMIL(feature_dim=6, num_classes=4).eval()
+    with torch.no_grad():
+        model.classifier.weight.mul_(20.0)  # logits well beyond kappa = 4
+        out = model(batch)
+        logits = model.classifier(F.relu(model.embed(batch.feats)))
+    assert logits.abs().max() > 4
+    torch.testing.assert_close(out.logits[batch.mask], logits[batch.mask])
+    assert torch.all(out.logits[~batch.mask] == 0)
+    for i, n in enumerate(lengths):
+        x = logits[i, :n].numpy()
+        cuts = [j * 60 for j in range(1, n // 60)]
+        want = np.max([np.sort(w, 0)[-10:].mean(0) for w in np.split(x, cuts)], axis=0)
+        np.testing.assert_allclose(out.video_logits[i].numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_cls_weight_and_metric_weight_scale_the_terms():
+    """The authors' code minimizes 0.5 * (pos + neg) / 2 + 0.5 * metric."""
+    batch = _batch([40, 30, 50, 20], labels=[(0,), (0,), (1,), (1,)])
+    torch.manual_seed(0)
+    plain = DeepMetricMIL(feature_dim=6, num_classes=4).eval()
+    code = DeepMetricMIL(feature_dim=6, num_classes=4, cls_weight=0.25, metric_weight=0.5).eval()
+    code.load_state_dict(plain.state_dict())
+    a, b = plain.losses(batch, plain(batch)), code.losses(batch, code(batch))
+    torch.testing.assert_close(b["cls"], a["cls"])
+    torch.testing.assert_close(b["total"], 0.25 * a["cls"] + 0.5 * a["metric"])
+
+
 def test_padding_does_not_change_a_video():
     torch.manual_seed(0)
     model = DeepMetricMIL(feature_dim=6, num_classes=4).eval()
@@ -529,17 +563,23 @@ def test_defaults_are_the_papers():
 # ------------------------------------------------------------------ configs and contract
 
 
-@pytest.mark.parametrize("name", ["thumos14", "activitynet12", "synthetic"])
+@pytest.mark.parametrize("name", ["thumos14", "thumos14_paper", "activitynet12", "synthetic"])
 def test_configs_load(dml_registered, name):
     cfg = load_run_config(REPO / "configs" / "dml" / f"{name}.yaml")
     assert cfg.method == "dml" and isinstance(cfg.model, DMLConfig)
     model = build_method("dml", cfg.model, feature_dim=8, num_classes=3)
     assert isinstance(model, DeepMetricMIL)
-    if name == "thumos14":
-        t = cfg.train
+    t = cfg.train
+    if name == "thumos14_paper":  # Sec. 4.2 and Sec. 3.5
         assert t.epochs * t.iterations_per_epoch == 4401 and t.lr == 1e-4
         assert (t.batching, t.classes_per_batch, t.videos_per_class) == ("class_balanced", 4, 5)
-        assert cfg.data.max_snippets == 300 and cfg.eval.tiou == "thumos14"
+        assert (cfg.model.cls_weight, cfg.model.metric_weight) == (1.0, 1.0)
+        assert cfg.localize.preset == "dml" and cfg.data.max_snippets == 300
+    if name == "thumos14":  # the authors' released code (options.py, train.py, test.py)
+        assert t.epochs * t.iterations_per_epoch == 4401 and t.lr == 2e-4
+        assert (t.classes_per_batch, t.videos_per_class, t.class_replacement) == (5, 4, True)
+        assert (cfg.model.cls_weight, cfg.model.metric_weight) == (0.25, 0.5)
+        assert cfg.localize.preset == "dml_code" and cfg.eval.tiou == "thumos14"
     if name == "activitynet12":
         assert cfg.eval.tiou == "activitynet"
 

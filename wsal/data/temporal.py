@@ -202,7 +202,8 @@ def collate_temporal(items: Sequence[dict]) -> TemporalBatch:
 class ClassBalancedBatchSampler(torch.utils.data.Sampler[list[int]]):
     """Batches of ``classes_per_batch`` classes x ``videos_per_class`` videos (DML, WACV 2020).
 
-    Each batch draws ``classes_per_batch`` distinct classes (among those with a video), then
+    Each batch draws ``classes_per_batch`` classes (among those with a video; distinct, or
+    with replacement as the DML authors' code does when ``class_replacement``), then
     ``videos_per_class`` videos of each (without replacement when the class has enough,
     with replacement otherwise). Videos may repeat across classes when they carry several
     labels. An epoch has ``ceil(V / batch_size)`` batches. Deterministic given
@@ -220,6 +221,7 @@ class ClassBalancedBatchSampler(torch.utils.data.Sampler[list[int]]):
         num_batches: int | None = None,
         rank: int = 0,
         world_size: int = 1,
+        class_replacement: bool = False,
     ) -> None:
         labels = np.asarray(video_labels) > 0
         self.members = [np.flatnonzero(labels[:, c]) for c in range(labels.shape[1])]
@@ -228,7 +230,12 @@ class ClassBalancedBatchSampler(torch.utils.data.Sampler[list[int]]):
         )
         if self.valid_classes.size == 0:
             raise ValueError("ClassBalancedBatchSampler: no class has a positive video")
-        self.classes_per_batch = min(classes_per_batch, int(self.valid_classes.size))
+        self.class_replacement = bool(class_replacement)
+        self.classes_per_batch = (
+            classes_per_batch
+            if class_replacement
+            else min(classes_per_batch, int(self.valid_classes.size))
+        )
         self.videos_per_class = videos_per_class
         self.seed = seed
         self.epoch = 0
@@ -246,7 +253,9 @@ class ClassBalancedBatchSampler(torch.utils.data.Sampler[list[int]]):
     def __iter__(self) -> Iterator[list[int]]:
         rng = np.random.default_rng((self.seed, self.epoch, 7919))
         for _ in range(self.num_batches):
-            classes = rng.choice(self.valid_classes, size=self.classes_per_batch, replace=False)
+            classes = rng.choice(
+                self.valid_classes, size=self.classes_per_batch, replace=self.class_replacement
+            )
             batch: list[int] = []
             for c in classes:
                 m = self.members[c]

@@ -41,8 +41,9 @@ from wsal.io.atomic import write_json_atomic
 from wsal.io.features import TemporalFolder, open_temporal_folder
 from wsal.localize.temporal import RawScores
 from wsal.methods import METHODS
-from wsal.methods.base import TemporalMethod
+from wsal.methods.base import TemporalMethod, TemporalOutput
 from wsal.progress import progress
+from wsal.structures import SnippetTiming
 
 __all__ = [
     "build_method",
@@ -50,6 +51,7 @@ __all__ = [
     "train_temporal",
     "predict_temporal",
     "localize_raw",
+    "raw_scores_from_output",
     "load_run",
     "TrainResult",
     "train_step",
@@ -99,6 +101,7 @@ def _batches(ds: SnippetDataset, cfg: RunConfig, rank: int, world: int):
             num_batches=t.iterations_per_epoch,
             rank=rank,
             world_size=world,
+            class_replacement=t.class_replacement,
         )
     else:
         sampler = SeededBatchSampler(
@@ -421,14 +424,34 @@ def _raw_scores(model: TemporalMethod, ds: SnippetDataset, device) -> dict[str, 
         batch = collate_temporal([ds[i]]).to(device)
         o = model.predict_scores(batch)
         video = ds.videos[i]
-        out[video] = RawScores(
-            cas=o.cas[0].float().cpu().numpy(),
-            video_scores=o.video_scores[0].float().cpu().numpy(),
-            actionness=None if o.actionness is None else o.actionness[0].float().cpu().numpy(),
-            timing=folder.timing_of(video),
-            duration=folder.gt.durations.get(video),
+        out[video] = raw_scores_from_output(
+            o, folder.timing_of(video), folder.gt.durations.get(video)
         )
     return out
+
+
+def _first(x: torch.Tensor | None) -> np.ndarray | None:
+    """The first item of a batched output as a float numpy array (None stays None)."""
+    return None if x is None else x[0].float().cpu().numpy()
+
+
+def raw_scores_from_output(
+    out: TemporalOutput, timing: SnippetTiming, duration: float | None
+) -> RawScores:
+    """The savable :class:`RawScores` of the first video of a method's batched output.
+
+    The one place where a :class:`TemporalOutput` becomes localizer input, so every score a
+    method returns (probabilities, logits, actionness) reaches the saved raw scores.
+    """
+    return RawScores(
+        cas=_first(out.cas),
+        video_scores=_first(out.video_scores),
+        actionness=_first(out.actionness),
+        logits=_first(out.logits),
+        video_logits=_first(out.video_logits),
+        timing=timing,
+        duration=duration,
+    )
 
 
 def localize_raw(
@@ -451,8 +474,14 @@ def check_localizer_inputs(raw: dict[str, RawScores], lcfg, preset: str) -> None
             f"localizer preset '{preset}' uses score_source='{lcfg.score_source}', which needs "
             "actionness scores; this method produces none (use a 'cas' preset such as 'dml' or 'wtalc')"
         )
+    if lcfg.units == "logit" and any(r.logits is None for r in raw.values()):
+        raise WsalError(
+            f"localizer preset '{preset}' works in logit units, but this method's raw scores "
+            "carry no snippet logits (use a probability preset)"
+        )
     needs_video = lcfg.class_filter in ("threshold", "topk") or lcfg.video_score_weight != 0
-    if needs_video and any(r.video_scores is None for r in raw.values()):
+    video_field = "video_logits" if lcfg.units == "logit" else "video_scores"
+    if needs_video and any(getattr(r, video_field) is None for r in raw.values()):
         raise WsalError(
             f"localizer preset '{preset}' needs video-level scores, which the raw scores lack"
         )

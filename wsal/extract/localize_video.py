@@ -127,9 +127,9 @@ def localize_videos(
     run's ``feature_dim`` (checked before any video is decoded).
     """
     from wsal.data.temporal import collate_temporal
-    from wsal.engine.trainer import load_run, localize_raw
+    from wsal.engine.trainer import load_run, localize_raw, raw_scores_from_output
     from wsal.io.temporal import write_activitynet_results
-    from wsal.localize.temporal import PRESETS, RawScores, save_raw_scores
+    from wsal.localize.temporal import PRESETS, save_raw_scores
     from wsal.progress import progress
 
     run_dir, out = Path(run_dir), Path(out)
@@ -165,12 +165,8 @@ def localize_videos(
                 "video_labels": np.zeros(len(classes), np.float32), "video_index": 0}  # fmt: skip
         with torch.no_grad():
             o = model.predict_scores(collate_temporal([item]).to(device))
-        raws[vid] = RawScores(
-            cas=o.cas[0].float().cpu().numpy(),
-            video_scores=o.video_scores[0].float().cpu().numpy(),
-            actionness=None if o.actionness is None else o.actionness[0].float().cpu().numpy(),
-            timing=spec.timing,
-            duration=_duration(path, len(feats) * spec.timing.seconds_per_snippet),
+        raws[vid] = raw_scores_from_output(
+            o, spec.timing, _duration(path, len(feats) * spec.timing.seconds_per_snippet)
         )
         dets = localize_raw({vid: raws[vid]}, classes, preset, cfg.localize.overrides)
         stem = out / safe_video_filename(vid)

@@ -13,6 +13,17 @@ Snippet timing defaults to 16 frames at 25 fps (0.64 s per snippet); ``meta.json
 it for the dataset, and a per-video ``fps`` (in ``gt.json`` or ``fps_dict.json``) overrides
 the rate for one video. :class:`~wsal.structures.SnippetTiming` does every conversion.
 
+W-TALC single-file layout (the THUMOS14 / ActivityNet 1.2 I3D features as downloaded)::
+
+    DIR/<Name>-I3D-JOINTFeatures.npy     object array: per video (T, 2048) float, RGB 1024 + flow 1024
+    DIR/<Name>-Annotations/              videoname.npy, subset.npy, segments.npy, labels.npy, ...
+    DIR/meta.json                        optional, as above
+
+``open_temporal_folder`` reads it when ``DIR/gt.json`` is absent (see :func:`open_wtalc_folder`):
+stream ``rgb`` is columns 0:1024, ``flow`` 1024:2048; split ``train``/``test`` are the
+``validation``/``test`` subsets (THUMOS14) or ``training``/``validation`` (ActivityNet 1.2),
+and a split may also name a subset of the file directly.
+
 Box features are one ``N x D`` float16/float32 ``.npy`` per split whose row ``i`` belongs to
 row ``i`` of the proposal file; they are memory-mapped so datasets larger than RAM work.
 """
@@ -33,7 +44,12 @@ from wsal.structures import SnippetTiming, TemporalGroundTruth
 
 __all__ = [
     "TemporalFolder",
+    "WtalcFolder",
     "open_temporal_folder",
+    "open_wtalc_folder",
+    "find_wtalc_annotations",
+    "wtalc_subset",
+    "has_temporal_split",
     "check_features",
     "nonfinite_rows",
     "open_box_features",
@@ -276,10 +292,15 @@ def open_temporal_folder(
 ) -> TemporalFolder:
     """Open and validate a temporal dataset folder.
 
+    Two layouts (see the module docstring): the per-video folder (``DIR/gt.json``, split files,
+    ``features/``), and, when ``DIR/gt.json`` is absent and ``DIR`` holds a
+    ``<Name>-Annotations/`` folder, the W-TALC single-file layout (:func:`open_wtalc_folder`).
+
     Args:
         root: the dataset folder.
         streams: feature sub-folders to use (concatenated in this order).
-        splits: split names; ``split_<name>.txt`` must exist for each.
+        splits: split names; ``split_<name>.txt`` must exist for each (W-TALC layout: see
+            :func:`open_wtalc_folder`).
         timing: dataset-level snippet timing; default from ``meta.json`` or 16 frames at 25 fps.
         nonfinite: ``"error"`` (default) rejects NaN/Inf features naming the video and the
             first bad snippet; ``"mask"`` zeroes those snippets and warns (see
@@ -295,7 +316,16 @@ def open_temporal_folder(
         raise FormatError(root, "dataset folder does not exist")
     gt_path = root / "gt.json"
     if not gt_path.is_file():
-        raise FormatError(gt_path, "ground-truth file missing (expected DIR/gt.json)")
+        annotations = find_wtalc_annotations(root)
+        if annotations is not None:
+            return open_wtalc_folder(
+                root, streams=streams, splits=splits, timing=timing, nonfinite=nonfinite
+            )
+        raise FormatError(
+            gt_path,
+            "ground-truth file missing (expected DIR/gt.json, or a W-TALC "
+            "<Name>-Annotations/ folder beside <Name>-I3D-JOINTFeatures.npy)",
+        )
     gt = read_activitynet_gt(gt_path)
     split_lists = {}
     for stream in streams:
@@ -337,6 +367,235 @@ def _check_stream_folders(split_dir: Path, streams: tuple[str, ...], needed: boo
         else ""
     )
     raise FormatError(split_dir / missing[0], f"feature stream folder missing{hint}")
+
+
+# --------------------------------------------------------------------------------------------
+# W-TALC single-file layout
+# --------------------------------------------------------------------------------------------
+
+#: Columns ``[start, stop)`` of each stream in a ``<Name>-I3D-JOINTFeatures.npy`` row: I3D
+#: RGB first, then flow, 1024 each.
+WTALC_STREAM_COLUMNS: dict[str, tuple[int, int]] = {"rgb": (0, 1024), "flow": (1024, 2048)}
+#: Width ``D`` of every video's JOINT features ``(T, D)``.
+WTALC_WIDTH = 2048
+#: Engine split name -> W-TALC subset name. A file with a ``training`` subset uses the
+#: ActivityNet names (``validation`` is the evaluated set), any other the THUMOS14 names
+#: (the official ``validation`` videos are the training set of every WTAL paper).
+WTALC_SUBSETS: dict[str, dict[str, str]] = {
+    "thumos14": {"train": "validation", "test": "test"},
+    "activitynet": {"train": "training", "test": "validation"},
+}
+WTALC_ANNOTATIONS_SUFFIX = "-Annotations"
+WTALC_FEATURES_SUFFIX = "-I3D-JOINTFeatures.npy"
+
+
+@dataclass
+class WtalcFolder(TemporalFolder):
+    """A W-TALC single-file dataset folder (see :func:`open_wtalc_folder`).
+
+    ``gt.subsets`` keeps the subset names of ``subset.npy``; ``splits`` holds the engine's
+    split names. ``video_fps`` is empty: ``original_fps.npy`` is the videos' rate, not the
+    features' (all published W-TALC features are 16-frame snippets at 25 fps).
+
+    Attributes (besides :class:`TemporalFolder`'s):
+        features_file: the ``<Name>-I3D-JOINTFeatures.npy`` file.
+        annotations: the ``<Name>-Annotations/`` folder.
+        store: ``{video: (T, 2048) float32}`` of the videos of the opened splits, loaded once
+            from ``features_file`` (rows of other videos are not kept).
+    """
+
+    features_file: Path = field(default_factory=Path)
+    annotations: Path = field(default_factory=Path)
+    store: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def feature_path(self, split: str, stream: str, video: str) -> Path:
+        """The JOINT file: every stream of every video is in it."""
+        return self.features_file
+
+    def load_features(self, split: str, video: str) -> np.ndarray:
+        """Features ``(T, sum D)`` float32 of one video: the configured streams' columns.
+
+        ``("rgb", "flow")`` is the stored row itself (no copy). NaN/Inf raise FormatError
+        naming the JOINT file, the video and the first bad snippet, unless :attr:`nonfinite`
+        is ``"mask"`` (then the snippets are zeroed and recorded in :attr:`masked`).
+        """
+        if video not in self.store:
+            raise FormatError(
+                self.features_file,
+                f"video '{video}' of split '{split}' was not loaded (not in the opened splits "
+                f"{sorted(self.splits)})",
+            )
+        feats, masked = _checked_features(
+            self.store[video], self.features_file, video, self.nonfinite
+        )
+        if masked.size:
+            self.masked[video] = masked
+        return _stream_columns(feats, self.streams)
+
+    def check(self, split: str) -> None:
+        """Nothing to do: every video of the opened splits was checked by the opening."""
+
+
+def _stream_columns(feats: np.ndarray, streams: tuple[str, ...]) -> np.ndarray:
+    """``(T, sum D)`` columns of ``streams`` from a JOINT row ``(T, 2048)``; a view when the
+    streams are adjacent and in file order (``rgb``, ``flow``, ``rgb + flow``)."""
+    cols = [WTALC_STREAM_COLUMNS[s] for s in streams]
+    if all(a[1] == b[0] for a, b in zip(cols, cols[1:])):
+        return feats[:, cols[0][0] : cols[-1][1]]
+    return np.concatenate([feats[:, a:b] for a, b in cols], axis=1)
+
+
+def find_wtalc_annotations(root: str | Path) -> Path | None:
+    """The ``<Name>-Annotations/`` folder in ``root``, or None; several are an error (which
+    features belong to which annotations would be a guess)."""
+    root = Path(root)
+    found = sorted(
+        p for p in root.iterdir() if p.is_dir() and p.name.endswith(WTALC_ANNOTATIONS_SUFFIX)
+    )
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise FormatError(root, f"several W-TALC annotation folders ({names}); keep one per folder")
+    return found[0] if found else None
+
+
+def _wtalc_features_file(root: Path, annotations: Path) -> Path:
+    """``<Name>-I3D-JOINTFeatures.npy`` beside ``<Name>-Annotations/``, or a FormatError."""
+    name = annotations.name[: -len(WTALC_ANNOTATIONS_SUFFIX)]
+    path = root / f"{name}{WTALC_FEATURES_SUFFIX}"
+    if path.is_file():
+        return path
+    others = sorted(p.name for p in root.glob("*JOINTFeatures.npy"))
+    hint = f"; found {', '.join(others)}, not named after the annotation folder" if others else ""
+    raise FormatError(path, f"W-TALC feature file missing beside {annotations.name}/{hint}")
+
+
+def wtalc_subset(split: str, present: set[str], subset_file: Path) -> str:
+    """The W-TALC subset name meant by engine split ``split``.
+
+    A split naming a subset of the file is that subset; otherwise ``train``/``test`` map
+    through :data:`WTALC_SUBSETS` (ActivityNet names when the file has a ``training`` subset).
+    """
+    if split in present:
+        return split
+    naming = "activitynet" if "training" in present else "thumos14"
+    subset = WTALC_SUBSETS[naming].get(split)
+    known = ", ".join(sorted(present))
+    if subset is None:
+        raise FormatError(
+            subset_file, f"split '{split}' is neither train/test nor a subset of the file ({known})"
+        )
+    if subset not in present:
+        raise FormatError(
+            subset_file, f"split '{split}' is subset '{subset}', which has no video ({known})"
+        )
+    return subset
+
+
+def _drop_empty_videos(
+    splits: dict[str, list[str]], store: dict[str, np.ndarray], path: Path
+) -> dict[str, list[str]]:
+    """Splits without the videos that have no snippet (nothing to train on or localize),
+    with a DataWarning naming them."""
+    empty = {v for v, x in store.items() if x.shape[0] == 0}
+    if not empty:
+        return splits
+    first = sorted(empty)[0]
+    warnings.warn(
+        f"{path}: {len(empty)} videos have no snippets and are left out, e.g. '{first}'",
+        DataWarning,
+        stacklevel=3,
+    )
+    for v in empty:
+        del store[v]
+    return {s: [v for v in vids if v not in empty] for s, vids in splits.items()}
+
+
+def open_wtalc_folder(
+    root: str | Path,
+    *,
+    streams: tuple[str, ...] = ("rgb", "flow"),
+    splits: tuple[str, ...] = ("train", "test"),
+    timing: SnippetTiming | None = None,
+    nonfinite: NonFinite = "error",
+) -> WtalcFolder:
+    """Open a W-TALC single-file folder as downloaded: ``<Name>-I3D-JOINTFeatures.npy``
+    beside ``<Name>-Annotations/`` (THUMOS14: ``Thumos14reduced``, ActivityNet 1.2:
+    ``ActivityNet1.2``).
+
+    Splits: ``train``/``test`` are the ``validation``/``test`` subsets of THUMOS14 and the
+    ``training``/``validation`` subsets of ActivityNet 1.2 (:func:`wtalc_subset`); a split may
+    also name a subset directly (``data.test_split=validation``). Streams: ``rgb`` is columns
+    0:1024 of each row, ``flow`` 1024:2048. Timing: ``meta.json`` if present, else 16 frames at
+    25 fps (0.64 s per snippet) for every video.
+
+    Memory: the JOINT file is a pickled object array, which cannot be memory-mapped; it is
+    read once here (its row count is checked from the header first) and only the rows of
+    ``splits`` are kept; a numeric ``(N, T, 2048)`` file is memory-mapped instead. Videos with
+    no snippet are left out of the splits with a DataWarning.
+
+    Raises:
+        FormatError: no annotation folder or several, the JOINT file missing, a JOINT file
+            whose row count differs from ``videoname.npy``, a video whose features are not
+            ``(T, 2048)`` floats, an unknown stream or split name, or bad annotations.
+    """
+    from wsal.io.temporal import load_wtalc_feature_rows, read_wtalc_annotations
+
+    root = Path(root)
+    annotations = find_wtalc_annotations(root)
+    if annotations is None:
+        raise FormatError(root, "no W-TALC <Name>-Annotations/ folder")
+    features_file = _wtalc_features_file(root, annotations)
+    for stream in streams:
+        if stream not in WTALC_STREAM_COLUMNS:
+            raise FormatError(
+                features_file,
+                f"stream '{stream}' is not in the W-TALC JOINT file (streams: rgb = columns "
+                "0:1024, flow = columns 1024:2048)",
+            )
+    gt = read_wtalc_annotations(annotations)
+    present = set(gt.subsets.values())
+    subset_file = annotations / "subset.npy"
+    wanted = {s: wtalc_subset(s, present, subset_file) for s in splits}
+    split_lists = {s: [v for v in gt.videos if gt.subsets[v] == sub] for s, sub in wanted.items()}
+    keep = {v for vids in split_lists.values() for v in vids}
+    rows = load_wtalc_feature_rows(features_file, gt.videos, width=WTALC_WIDTH, mmap=True)
+    with np.errstate(over="ignore"):  # values beyond float32 become Inf, reported when read
+        store = {v: np.asarray(x, np.float32) for v, x in zip(gt.videos, rows) if v in keep}
+    del rows
+    return WtalcFolder(
+        root=root,
+        gt=gt,
+        splits=_drop_empty_videos(split_lists, store, features_file),
+        streams=tuple(streams),
+        timing=timing or _read_meta_timing(root / "meta.json"),
+        nonfinite=nonfinite,
+        features_file=features_file,
+        annotations=annotations,
+        store=store,
+    )
+
+
+def has_temporal_split(root: str | Path, split: str) -> bool:
+    """Whether dataset folder ``root`` defines ``split``: ``split_<split>.txt`` exists, or, in a
+    W-TALC folder without ``gt.json``, ``split`` maps to a subset of ``subset.npy``.
+
+    Why: the per-video layout says a split exists by its file; the W-TALC layout has no
+    split files, so "is there a test split to evaluate" must ask the subsets.
+    """
+    from wsal.io.temporal import read_wtalc_annotations
+
+    root = Path(root)
+    if (root / "gt.json").is_file() or not root.is_dir():
+        return (root / f"split_{split}.txt").is_file()
+    annotations = find_wtalc_annotations(root)
+    if annotations is None:
+        return (root / f"split_{split}.txt").is_file()
+    present = set(read_wtalc_annotations(annotations).subsets.values())
+    try:
+        wtalc_subset(split, present, annotations / "subset.npy")
+    except FormatError:
+        return False
+    return True
 
 
 def open_box_features(path: str | Path, *, rows: int | None = None) -> np.ndarray:

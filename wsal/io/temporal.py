@@ -22,16 +22,17 @@ from __future__ import annotations
 import csv
 import json
 import math
+import pickle
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from wsal.errors import FormatError
 from wsal.io.atomic import write_json_atomic, write_text_atomic
-from wsal.io.safe_pickle import load_npy
+from wsal.io.safe_pickle import RestrictedUnpickler, _parse_npy_header, load_npy
 from wsal.structures import Segments, TemporalDetections, TemporalGroundTruth
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "read_thumos14_txt",
     "read_wtalc_annotations",
     "read_wtalc_features",
+    "load_wtalc_feature_rows",
     "read_split_file",
     "write_split_file",
     "read_fps_dict",
@@ -849,8 +851,8 @@ def read_wtalc_features(
 
     Args:
         path: the ``.npy`` file.
-        video_names: names row-aligned with the file, used to check the row count and to
-            name videos in error messages.
+        video_names: names row-aligned with the file, used to check the row count (from the
+            header, before anything is unpickled) and to name videos in error messages.
 
     Returns:
         ``N`` arrays ``(T_i, D)``, as stored (no copy, dtype kept).
@@ -860,38 +862,133 @@ def read_wtalc_features(
             the first bad snippet.
     """
     path = Path(path)
-    arr = load_npy(path)
-    if arr.dtype == object:
-        items = list(arr.reshape(-1))
-    elif arr.ndim == 3 and arr.dtype.kind == "f":
-        items = list(arr)
-    else:
-        raise FormatError(
-            path, f"expected an object array of (T, D) arrays, got {arr.dtype} {arr.shape}"
-        )
-    if video_names is not None and len(video_names) != len(items):
-        raise FormatError(path, f"{len(items)} feature arrays but {len(video_names)} video names")
-    dim: int | None = None
+    items = load_wtalc_feature_rows(path, video_names)
     for i, x in enumerate(items):
-        where = f"video {i}" + (f" ({video_names[i]})" if video_names is not None else "")
-        _check_feature(x, path, where)
-        if dim is None:
-            dim = x.shape[1]
-        elif x.shape[1] != dim:
-            raise FormatError(
-                path, f"feature dim {x.shape[1]}, expected {dim} like video 0", where=where
-            )
+        _check_finite(x, path, _video_where(i, video_names))
     return items
 
 
-def _check_feature(x: Any, path: Path, where: str) -> None:
-    """One video's features must be a finite 2-D float array ``(T, D)``."""
+def load_wtalc_feature_rows(
+    path: str | Path,
+    video_names: Sequence[str] | None = None,
+    *,
+    width: int | None = None,
+    mmap: bool = False,
+) -> list[np.ndarray]:
+    """The ``N`` per-video arrays ``(T_i, D)`` of a W-TALC feature store, shape-checked only.
+
+    Why separate from :func:`read_wtalc_features`: the training folder checks NaN/Inf per
+    video when it reads one (so ``data.nonfinite: mask`` can repair them), but wants the row
+    count and the widths checked once, when the folder is opened.
+
+    The row count is read from the ``.npy`` header, so a file that does not match
+    ``video_names`` is refused before it is loaded. An object array (the published files: a
+    pickle of one array per video) cannot be memory-mapped; it is unpickled, through the
+    restricted unpickler, straight from the file, so the file's bytes are never held in
+    memory beside the arrays (peak memory: the arrays plus one video). A numeric
+    ``(N, T, D)`` array is memory-mapped when ``mmap``.
+
+    Args:
+        path: the ``.npy`` file.
+        video_names: names row-aligned with the file (row count check, error messages).
+        width: required ``D`` of every video (e.g. 2048 for RGB + flow I3D); ``None``: all
+            videos share the ``D`` of video 0.
+        mmap: memory-map a numeric ``(N, T, D)`` file instead of reading it.
+
+    Returns:
+        ``N`` arrays ``(T_i, D)`` as stored (dtype kept). Empty videos (``T_i = 0``) pass.
+
+    Raises:
+        FormatError: a missing or unreadable file, a row count differing from
+            ``video_names``, or a video that is not a 2-D floating-point array of the
+            expected width (naming the video index and name).
+    """
+    path = Path(path)
+    arr = _load_feature_npy(path, video_names, mmap)
+    items = list(arr.reshape(-1)) if arr.dtype == object else list(arr)
+    if video_names is not None and len(video_names) != len(items):
+        raise FormatError(path, f"{len(items)} feature arrays but {len(video_names)} video names")
+    dim = width
+    for i, x in enumerate(items):
+        where = _video_where(i, video_names)
+        _check_feature_shape(x, path, where)
+        if dim is None:
+            dim = x.shape[1]
+        elif x.shape[1] != dim:
+            expected = f"{dim}" if width is not None else f"{dim} like video 0"
+            raise FormatError(path, f"feature dim {x.shape[1]}, expected {expected}", where=where)
+    return items
+
+
+def _video_where(i: int, video_names: Sequence[str] | None) -> str:
+    """``"video i (name)"``: the place of one row in messages."""
+    return f"video {i}" + (f" ({video_names[i]})" if video_names is not None else "")
+
+
+def _load_feature_npy(path: Path, video_names: Sequence[str] | None, mmap: bool) -> np.ndarray:
+    """The whole feature ``.npy``: an object array (unpickled from the file handle) or a
+    numeric ``(N, T, D)`` float array; the header's row count is checked first."""
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        raise FormatError(path, "feature file not found") from None
+    except OSError as e:
+        raise FormatError(path, f"cannot read file ({e.strerror or e})") from None
+    with fh:
+        dtype, shape, _ = _parse_npy_header(fh, path)
+        if not dtype.hasobject and (len(shape) != 3 or dtype.kind != "f"):
+            raise FormatError(
+                path, f"expected an object array of (T, D) arrays, got {dtype} {shape}"
+            )
+        rows = math.prod(shape) if dtype.hasobject else shape[0]
+        if video_names is not None and rows != len(video_names):
+            raise FormatError(path, f"{rows} feature arrays but {len(video_names)} video names")
+        arr = _unpickle_file(fh, path) if dtype.hasobject else None
+    if arr is None:
+        return load_npy(path, mmap_mode="r" if mmap else None)
+    if not isinstance(arr, np.ndarray) or arr.dtype != object:
+        what = f"a {arr.dtype} array" if isinstance(arr, np.ndarray) else type(arr).__name__
+        raise FormatError(path, f"object .npy did not contain an object array but {what}")
+    if arr.size != rows:
+        raise FormatError(path, f"object array has {arr.size} rows, header says {shape}")
+    return arr
+
+
+def _unpickle_file(fh: BinaryIO, path: Path) -> Any:
+    """The pickle at the position of ``fh``, read through :class:`RestrictedUnpickler` from
+    the file itself (``safe_pickle.load_npy`` reads the whole file into memory first, which
+    doubles the peak for a gigabyte feature store); errors are those of ``load_npy``."""
+    try:
+        return RestrictedUnpickler(fh, encoding="latin1").load()
+    except pickle.UnpicklingError as e:
+        raise FormatError(path, f"refused to unpickle: {e}") from None
+    except OSError as e:
+        raise FormatError(path, f"cannot read file ({e.strerror or e})") from None
+    except (
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        OverflowError,
+        MemoryError,
+    ) as e:
+        raise FormatError(path, f"not a readable pickle ({type(e).__name__}: {e})") from None
+
+
+def _check_feature_shape(x: Any, path: Path, where: str) -> None:
+    """One video's features must be a 2-D floating-point array ``(T, D)``."""
     if not isinstance(x, np.ndarray):
         raise FormatError(path, f"expected an array, got {type(x).__name__}", where=where)
     if x.ndim != 2:
         raise FormatError(path, f"expected a 2-D (T, D) array, got shape {x.shape}", where=where)
     if x.dtype.kind != "f":
         raise FormatError(path, f"expected floating-point features, got {x.dtype}", where=where)
+
+
+def _check_finite(x: np.ndarray, path: Path, where: str) -> None:
+    """One video's features must be finite; the first bad snippet is named."""
     bad_rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
     if bad_rows.size:
         t = int(bad_rows[0])

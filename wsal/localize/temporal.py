@@ -32,7 +32,8 @@ Pipeline (:func:`localize_video`), all in snippet indices until step 5:
 Everything is vectorized over snippets; the only Python loops run over NMS picks and classes.
 
 Presets (:data:`PRESETS`; the comment above each entry gives its source and our choices
-where the paper is silent): ``"dml"`` (Islam & Radke, WACV 2020, Sec. 3.5), ``"em_mil"``
+where the paper is silent): ``"dml"`` (Islam & Radke, WACV 2020, Sec. 3.5), ``"dml_code"``
+(the same authors' released test-time procedure, in logit units), ``"em_mil"``
 (Luo et al., ECCV 2020, Sec. 3.5 / 4.1), ``"wtalc"`` (Paul et al., ECCV 2018, released
 evaluation), ``"attention_mil"`` (STPN, Nguyen et al., CVPR 2018, T-CAS = attention x CAS)
 and ``"multi_threshold"`` (a common recent recipe: many thresholds, AutoLoc OIC scoring,
@@ -78,9 +79,11 @@ Scoring = Literal["max", "mean", "oic"]
 ClassFilter = Literal["none", "threshold", "topk", "given"]
 NmsKind = Literal["none", "hard", "soft"]
 CasActivation = Literal["sigmoid", "softmax", "none"]
+Units = Literal["probability", "logit"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "cas_activation": get_args(CasActivation),
+    "units": get_args(Units),
     "score_source": get_args(ScoreSource),
     "threshold_mode": get_args(ThresholdMode),
     "scoring": get_args(Scoring),
@@ -102,6 +105,10 @@ class LocalizerConfig:
     :data:`PRESETS` holds each paper's post-processing.
 
     Attributes:
+        units: which raw scores are localized: ``"probability"`` (the CAS and the video-level
+            probabilities) or ``"logit"`` (the method's unbounded snippet ``logits`` and
+            ``video_logits``, used as they are: ``cas_activation`` does not apply). Logit
+            units reproduce released code that thresholds and scores raw logits (DML's).
         cas_activation: how ``cas`` logits become scores when the caller passes
             ``cas_is_logits=True``: ``"sigmoid"`` per class (multi-label, DML),
             ``"softmax"`` over classes, or ``"none"`` (threshold the logits themselves, as
@@ -146,6 +153,7 @@ class LocalizerConfig:
         min_score: drop segments whose final score is below this; None = keep all.
     """
 
+    units: Units = "probability"
     cas_activation: CasActivation = "sigmoid"
     score_source: ScoreSource = "cas"
     fuse_lambda: float = 0.5
@@ -202,6 +210,28 @@ PRESETS: dict[str, LocalizerConfig] = {
         thresholds=(0.5,),
         threshold_mode="absolute",
         threshold_inclusive=True,
+        scoring="max",
+        video_score_weight=0.7,
+        class_filter="none",
+        nms="none",
+    ),
+    # DML as in the authors' released code (asrafulashiq/wsad, eval_detection.py), which is
+    # what produced the published numbers rather than Sec. 3.5: the raw, unclipped snippet
+    # logits (clipping is only used inside the training losses) are thresholded per video
+    # and class at min + 0.5 (max - min), strictly above; runs of >= 2 snippets are kept; a
+    # run scores max(logits over it) + 0.7 x the video score in logit units (the max over
+    # l_w = 60-snippet windows, the remainder joined to the last, of the mean of the 10
+    # largest logits: DeepMetricMIL's ``video_logits``). Every class of every video is
+    # localized (no class filter) and no NMS is applied. The released code additionally
+    # drops predictions that overlap THUMOS14's "Ambiguous" segments; the evaluator handles
+    # ambiguous ground truth instead.
+    "dml_code": LocalizerConfig(
+        units="logit",
+        score_source="cas",
+        thresholds=(0.5,),
+        threshold_mode="minmax_normalized",
+        threshold_inclusive=False,
+        min_length_snippets=2,
         scoring="max",
         video_score_weight=0.7,
         class_filter="none",
@@ -684,6 +714,8 @@ def localize_video(
     duration: float | None = None,
     cas_is_logits: bool = False,
     classes_to_use: Sequence[int] | np.ndarray | None = None,
+    logits: np.ndarray | None = None,
+    video_logits: np.ndarray | None = None,
 ) -> Segments:
     """Segments of one video from its raw scores (see the module docstring for the steps).
 
@@ -702,12 +734,20 @@ def localize_video(
         cas_is_logits: whether ``cas`` holds logits rather than probabilities.
         classes_to_use: class indices to localize with ``class_filter="given"`` (e.g. the
             ground-truth video labels for an oracle-classification study).
+        logits: ``(T, C)`` unbounded snippet scores; replace ``cas`` (used as they are) when
+            ``config.units == "logit"``.
+        video_logits: ``(C,)`` video scores in logit units; replace ``video_scores`` when
+            ``config.units == "logit"``.
 
     Returns:
         :class:`Segments`: bounds ``(N, 2)`` seconds, labels = class indices into the CAS
         columns, scores; ordered by decreasing score (ties: class, then start).
     """
     config = LocalizerConfig() if config is None else config
+    if config.units == "logit":
+        if logits is None:
+            raise ValueError("units='logit' needs the method's snippet logits")
+        cas, video_scores, cas_is_logits = logits, video_logits, False
     c, a, v = _check_arrays(cas, actionness, video_scores)
     duration = _clean_duration(duration)
     if config.video_score_weight != 0.0 and v is None:
@@ -758,6 +798,9 @@ class RawScores:
         video_scores: ``(C,)`` float video-level class probabilities, or None.
         duration: video length in seconds, or None (unknown).
         cas_is_logits: whether ``cas`` holds logits.
+        logits: ``(T, C)`` float unbounded snippet scores (logit units), or None; localized
+            by presets with ``units="logit"``.
+        video_logits: ``(C,)`` float video scores in logit units, or None.
     """
 
     cas: np.ndarray
@@ -766,6 +809,8 @@ class RawScores:
     video_scores: np.ndarray | None = None
     duration: float | None = None
     cas_is_logits: bool = False
+    logits: np.ndarray | None = None
+    video_logits: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.cas = _float_array(self.cas)
@@ -783,6 +828,18 @@ class RawScores:
             if self.video_scores.shape[0] != c:
                 raise ValueError(
                     f"RawScores.video_scores: expected {c} values, got {self.video_scores.shape[0]}"
+                )
+        if self.logits is not None:
+            self.logits = _float_array(self.logits)
+            if self.logits.shape != (t, c):
+                raise ValueError(
+                    f"RawScores.logits: expected shape {(t, c)}, got {self.logits.shape}"
+                )
+        if self.video_logits is not None:
+            self.video_logits = _float_array(self.video_logits).reshape(-1)
+            if self.video_logits.shape[0] != c:
+                raise ValueError(
+                    f"RawScores.video_logits: expected {c} values, got {self.video_logits.shape[0]}"
                 )
         self.duration = _clean_duration(self.duration)
         self.cas_is_logits = bool(self.cas_is_logits)
@@ -822,6 +879,8 @@ def localize_many(
             duration=r.duration,
             cas_is_logits=r.cas_is_logits,
             classes_to_use=given,
+            logits=r.logits,
+            video_logits=r.video_logits,
         )
     return out
 
@@ -837,7 +896,16 @@ def to_temporal_detections(
 
 _FORMAT_KEY = "__wsal_raw_scores__"
 _FORMAT_VERSION = 1
-_FIELDS = ("cas", "actionness", "video_scores", "timing", "duration", "cas_is_logits")
+_FIELDS = (
+    "cas",
+    "actionness",
+    "video_scores",
+    "timing",
+    "duration",
+    "cas_is_logits",
+    "logits",
+    "video_logits",
+)
 
 
 def _encode_video(video: str) -> str:
@@ -851,7 +919,8 @@ def save_raw_scores(path: str | Path, raw: Mapping[str, RawScores]) -> None:
     """Write ``{video: RawScores}`` to one ``.npz`` file atomically (no pickled objects).
 
     Layout: ``"<video>/cas"`` ``(T, C)``, ``"<video>/actionness"`` ``(T,)`` and
-    ``"<video>/video_scores"`` ``(C,)`` when present, ``"<video>/timing"``
+    ``"<video>/video_scores"`` ``(C,)``, ``"<video>/logits"`` ``(T, C)`` and
+    ``"<video>/video_logits"`` ``(C,)`` when present, ``"<video>/timing"``
     ``[frames_per_snippet, fps]``, ``"<video>/duration"`` (seconds, absent when unknown),
     ``"<video>/cas_is_logits"`` bool, and a format-version entry. ``<video>`` is the
     percent-encoded id (``/`` -> ``%2F``, ``.`` -> ``%2E``), so any id is a safe key.
@@ -862,8 +931,9 @@ def save_raw_scores(path: str | Path, raw: Mapping[str, RawScores]) -> None:
         arrays[f"{key}/cas"] = r.cas
         if r.actionness is not None:
             arrays[f"{key}/actionness"] = r.actionness
-        if r.video_scores is not None:
-            arrays[f"{key}/video_scores"] = r.video_scores
+        for name in ("video_scores", "logits", "video_logits"):
+            if getattr(r, name) is not None:
+                arrays[f"{key}/{name}"] = getattr(r, name)
         arrays[f"{key}/timing"] = np.array(
             [r.timing.frames_per_snippet, r.timing.fps], dtype=np.float64
         )
@@ -924,6 +994,8 @@ def _raw_from_arrays(path: str | Path, key: str, parts: dict[str, np.ndarray]) -
             video_scores=parts.get("video_scores"),
             duration=float(parts["duration"]) if "duration" in parts else None,
             cas_is_logits=bool(parts["cas_is_logits"]) if "cas_is_logits" in parts else False,
+            logits=parts.get("logits"),
+            video_logits=parts.get("video_logits"),
         )
     except ValueError as e:
         raise FormatError(path, str(e), where=key) from None

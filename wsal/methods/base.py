@@ -32,12 +32,18 @@ class TemporalOutput:
             activation sequence the localizer thresholds).
         video_scores: ``(B, C)`` video-level class probabilities.
         actionness: ``(B, T)`` class-agnostic foreground probability, or None.
+        logits: ``(B, T, C)`` unbounded per-snippet class scores (logit units), or None; for
+            localizers that work in logit units (``LocalizerConfig.units == "logit"``), e.g.
+            the procedure of an authors' released code.
+        video_logits: ``(B, C)`` video-level class scores in the same logit units, or None.
         extras: method-specific tensors the losses need (logits, embeddings, attention).
     """
 
     cas: torch.Tensor
     video_scores: torch.Tensor
     actionness: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    video_logits: torch.Tensor | None = None
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
 

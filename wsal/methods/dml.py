@@ -38,6 +38,7 @@ __all__ = [
     "block_topk_mean",
     "video_log_not_prob",
     "log1mexp",
+    "window_video_logits",
     "balanced_bce",
     "plain_bce",
     "softmax_mil_loss",
@@ -82,6 +83,9 @@ class DMLConfig:
     contrastive_margin: float = 3.0  # negative-pair margin of the contrastive loss (alpha, Eq. 7)
     contrastive_pos_margin: float = 0.0  # positive pairs pay [d+ - m]_+ (paper: m = 0, i.e. d+)
     metric_weight: float = 1.0  # lambda of Eq. 12
+    # weight of L_cls in Eq. 12 (paper: 1). The authors' code minimizes
+    # 0.5 * (pos + neg) / 2 + 0.5 * metric: cls_weight 0.25 and metric_weight 0.5.
+    cls_weight: float = 1.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,6 +291,28 @@ def video_log_not_prob(block_scores: torch.Tensor, block_valid: torch.Tensor) ->
     """
     per_block = F.softplus(block_scores) * block_valid.unsqueeze(-1).to(block_scores.dtype)
     return -per_block.sum(1)
+
+
+def window_video_logits(
+    logits: torch.Tensor, mask: torch.Tensor, window: int, k: int
+) -> torch.Tensor:
+    """The video score of the authors' released test code, in logit units: ``(B, C)``.
+
+    The video is cut into ``floor(n / window)`` windows (the remainder joins the last; a
+    video shorter than ``window`` is one window), each window scores the mean of its ``k``
+    largest unclipped logits, and the video takes the best window. This is Eq. 4's k-max
+    block mean without the clipping and with max instead of the noisy-OR of Eq. 3.
+
+    Args:
+        logits: ``(B, T, C)`` unclipped snippet logits.
+        mask: ``(B, T)`` bool, True for real snippets.
+        window: snippets per window (``l_w``).
+        k: ``k`` of the k-max mean.
+    """
+    block, valid = block_topk_mean(logits, mask, block_size=window, k=k, merge_last=True)
+    block = block.masked_fill(~valid.unsqueeze(-1), float("-inf"))
+    best = block.max(dim=1).values
+    return torch.where(torch.isfinite(best), best, torch.zeros_like(best))
 
 
 def log1mexp(x: torch.Tensor) -> torch.Tensor:
@@ -502,16 +528,18 @@ PACK_BELOW = 0.8
 class DeepMetricMIL(TemporalMethod):
     """DML (Islam & Radke, WACV 2020): block-based MIL with balanced BCE + a metric loss.
 
-    ``forward`` returns ``cas = sigmoid(s) (B, T, C)`` (0 on padding) and the block-based
-    video probability ``P(c|V) (B, C)`` (Eq. 2-4); ``losses`` returns ``{"total", "cls",
-    ["metric"]}`` with ``total = cls + lambda * metric`` (Eq. 12).
+    ``forward`` returns ``cas = sigmoid(s) (B, T, C)`` (0 on padding), the block-based
+    video probability ``P(c|V) (B, C)`` (Eq. 2-4), and in logit units the unclipped snippet
+    logits and the authors' test-time video score (:func:`window_video_logits`), which their
+    released localization uses (preset ``"dml_code"``); ``losses`` returns ``{"total",
+    "cls", ["metric"]}`` with ``total = cls_weight * cls + lambda * metric`` (Eq. 12).
 
     Args:
         feature_dim: snippet feature dimension ``D``.
         num_classes: number of classes ``C``.
         embed_dim, dropout, kappa, blocks, block_size, topk, last_block, cls_loss,
         metric_loss, distance, learned_rank, alpha, contrastive_margin,
-        contrastive_pos_margin, metric_weight: see :class:`DMLConfig`.
+        contrastive_pos_margin, metric_weight, cls_weight: see :class:`DMLConfig`.
     """
 
     Config = DMLConfig
@@ -537,6 +565,7 @@ class DeepMetricMIL(TemporalMethod):
         contrastive_margin: float = 3.0,
         contrastive_pos_margin: float = 0.0,
         metric_weight: float = 1.0,
+        cls_weight: float = 1.0,
     ) -> None:
         super().__init__()
         _check_choice("last_block", last_block, LastBlock)
@@ -556,6 +585,7 @@ class DeepMetricMIL(TemporalMethod):
         self.kappa, self.blocks, self.block_size, self.topk = kappa, blocks, block_size, topk
         self.last_block, self.cls_loss, self.metric_loss = last_block, cls_loss, metric_loss
         self.distance, self.alpha, self.metric_weight = distance, alpha, metric_weight
+        self.cls_weight = cls_weight
         self.contrastive_margin, self.contrastive_pos_margin = (
             contrastive_margin,
             contrastive_pos_margin,
@@ -614,9 +644,12 @@ class DeepMetricMIL(TemporalMethod):
             merge_last=self.last_block == "merge",
         )
         log_not = video_log_not_prob(block_scores, block_valid)  # (B, C)
+        real = mask.unsqueeze(-1).to(s.dtype)
         return TemporalOutput(
-            cas=torch.sigmoid(s) * mask.unsqueeze(-1).to(s.dtype),
+            cas=torch.sigmoid(s) * real,
             video_scores=-torch.expm1(log_not),
+            logits=logits * real,
+            video_logits=window_video_logits(logits, mask, self.block_size, self.topk),
             extras={"scores": s, "embedding": u, "log_not_prob": log_not},
         )
 
@@ -628,7 +661,7 @@ class DeepMetricMIL(TemporalMethod):
         cls_fn = {"bbce": balanced_bce, "bce": plain_bce, "softmax_mil": softmax_mil_loss}
         cls = cls_fn[self.cls_loss](log_p, log_not, labels, valid)
         losses = {"cls": cls}
-        total = cls
+        total = self.cls_weight * cls
         if self.metric_loss != "none":
             metric = self._metric(
                 out.extras["scores"], out.extras["embedding"], batch.mask, labels, valid
