@@ -5,7 +5,7 @@ the test split. This script trains ``--config`` (plus ``--set`` overrides) with
 ``train.val_fraction`` of the training videos held out, stops after every ``--every``
 epochs (the engine's bitwise-exact resume continues the same run), scores the held-out
 videos once per stop and localizes those raw scores with every ``--preset`` (plus optional
-``--lset`` overrides as ``name:key=value,key=value``), and prints and saves a table
+``--lset`` overrides as ``name:key=value;key=value``, values in YAML), and prints and saves a table
 ``epoch x preset`` of average mAP (tIoU of the config's ``eval.tiou``). The test split is
 never opened.
 
@@ -18,10 +18,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,14 +44,14 @@ from wsal.localize.temporal import PRESETS  # noqa: E402
 
 
 def _localizers(presets: list[str], lsets: list[str]) -> dict[str, tuple[str, dict]]:
-    """``{label: (preset, overrides)}`` from preset names and ``name:key=v,...`` variants."""
+    """``{label: (preset, overrides)}`` from preset names and ``name:key=v;...`` variants."""
     out = {p: (p, {}) for p in presets}
     for spec in lsets:
         base, _, kv = spec.partition(":")
         overrides = {}
-        for item in filter(None, kv.split(",")):
+        for item in filter(None, kv.split(";")):
             key, _, value = item.partition("=")
-            overrides[key] = json.loads(value) if value[:1] in "[{0123456789-tfn" else value
+            overrides[key] = yaml.safe_load(value)
         merge_config(PRESETS[base], overrides)  # fail early on a bad key
         out[spec] = (base, overrides)
     return out
@@ -89,7 +90,7 @@ def main() -> None:
     ap.add_argument("--val-fraction", type=float, default=0.25)
     ap.add_argument("--every", type=int, default=3, help="epochs between validations")
     ap.add_argument("--preset", nargs="+", default=["dml_code"])
-    ap.add_argument("--lset", nargs="*", default=[], help="PRESET:key=value,... variants")
+    ap.add_argument("--lset", nargs="*", default=[], help="PRESET:key=value;... variants")
     ap.add_argument("--runs", default="runs/validation")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()

@@ -258,6 +258,9 @@ class TrainConfig:
     grad_clip: float | None = None  # max gradient norm
     val_fraction: float = 0.0  # carve this fraction of training videos out for validation
     eval_every: int = 0  # validate every N epochs (0: never; needs val_fraction > 0)
+    # which weights the run keeps: "last" (final epoch) or "best" (highest validation average
+    # mAP among the validated epochs; needs val_fraction > 0 and eval_every > 0)
+    select: typing.Literal["last", "best"] = "last"
     checkpoint_every: int = 1  # epochs between checkpoints (always at the end)
     num_workers: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N

@@ -9,7 +9,7 @@ from wsal.cli import main
 from wsal.config import load_run_config
 from wsal.engine.checkpoint import load_checkpoint
 from wsal.engine.trainer import train_temporal
-from wsal.errors import FormatError
+from wsal.errors import ConfigError, FormatError
 from wsal.pipeline import train_and_evaluate
 from wsal.synthetic import generate_temporal
 
@@ -77,6 +77,35 @@ def test_validation_carved_from_training_split(data, tmp_path):
     assert info["validation_videos"] and set(info["validation_videos"]) <= set(train_split)
     assert not set(info["validation_videos"]) & set(info["train_videos"])
     assert "val/average_mAP" in result.history[1]
+
+
+def test_select_best_keeps_the_best_validated_epoch_and_resumes_exactly(data, tmp_path):
+    """``train.select=best``: model.pt holds the weights of the epoch with the highest
+    validation mAP (the earliest on ties), the same after an interruption and --resume."""
+    cfg = _cfg(
+        data, "train.val_fraction=0.25", "train.eval_every=1", "train.select=best",
+        "train.epochs=6", "train.lr=0.01",
+    )  # fmt: skip
+    full = train_temporal(cfg, tmp_path / "full", log=lambda s: None)
+    scores = [row["val/average_mAP"] for row in full.history]
+    best_epoch = 1 + max(range(len(scores)), key=lambda i: (scores[i], -i))
+    info = json.loads((tmp_path / "full" / "run.json").read_text())
+    assert f"epoch {best_epoch}," in info["model_selection"]
+    kept = load_checkpoint(tmp_path / "full" / "model.pt")["model"]
+    last = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")
+    assert last["best"]["epoch"] == best_epoch
+    assert all(torch.equal(kept[k], last["best"]["model"][k]) for k in kept)
+    if best_epoch < len(scores):  # the final weights were not kept
+        assert any(not torch.equal(kept[k], last["model"][k]) for k in kept)
+    train_temporal(cfg, tmp_path / "cut", log=lambda s: None, stop_after_epoch=3)
+    train_temporal(cfg, tmp_path / "cut", resume=True, log=lambda s: None)
+    again = load_checkpoint(tmp_path / "cut" / "model.pt")["model"]
+    assert all(torch.equal(kept[k], again[k]) for k in kept)
+
+
+def test_select_best_without_validation_is_a_config_error(data, tmp_path):
+    with pytest.raises(ConfigError, match="train.select=best"):
+        train_temporal(_cfg(data, "train.select=best"), tmp_path / "x", log=lambda s: None)
 
 
 def test_cli_train_predict_localize(data, tmp_path, capsys):

@@ -36,7 +36,7 @@ from wsal.data.temporal import (
 from wsal.engine.checkpoint import load_checkpoint, save_checkpoint
 from wsal.engine.history import TrainingLog, write_history
 from wsal.engine.runtime import make_fabric, rng_state, seed_everything, set_rng_state
-from wsal.errors import WsalError
+from wsal.errors import ConfigError, WsalError
 from wsal.io.atomic import write_json_atomic
 from wsal.io.features import TemporalFolder, open_temporal_folder
 from wsal.localize.temporal import RawScores
@@ -167,6 +167,7 @@ def train_temporal(
         stop_after_epoch: stop (as if killed) after this epoch; for tests of resumption.
     """
     run_dir = Path(run_dir)
+    _check_selection(cfg)
     seed_everything(cfg.seed)
     fabric = make_fabric(cfg.train.device, cfg.train.precision)
     folder = open_temporal_folder(
@@ -199,7 +200,7 @@ def train_temporal(
         ds, batch_sampler=sampler, collate_fn=collate_temporal, num_workers=cfg.train.num_workers
     )
 
-    start_epoch, history, train_seconds = 0, [], 0.0
+    start_epoch, history, train_seconds, best = 0, [], 0.0, None
     ckpt_path = run_dir / "checkpoints" / "last.pt"
     if resume:
         state = load_checkpoint(ckpt_path)
@@ -207,6 +208,7 @@ def train_temporal(
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, history = int(state["epoch"]) + 1, list(state["history"])
         train_seconds = float(state.get("train_seconds", 0.0))
+        best = state.get("best")
         set_rng_state(state["rng"])
         log(f"resumed from {ckpt_path} at epoch {start_epoch}")
     elif fabric.is_global_zero:
@@ -245,6 +247,8 @@ def train_temporal(
             row["val/average_mAP"] = _validate(
                 unwrap_model(model), cfg, folder, val_videos, fabric.device
             )
+            if cfg.train.select == "best":
+                best = _keep_best(best, unwrap_model(model), epoch + 1, row["val/average_mAP"])
         epoch_seconds = time.perf_counter() - t_epoch
         train_seconds += epoch_seconds
         metrics_log.append(
@@ -271,6 +275,7 @@ def train_temporal(
                     "train_seconds": train_seconds,
                     "rng": rng_state(),
                     "config": config_to_dict(cfg),
+                    **({"best": best} if best is not None else {}),
                 },
             )
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and not last:
@@ -283,7 +288,7 @@ def train_temporal(
         save_checkpoint(
             run_dir / "model.pt",
             {
-                "model": unwrap_model(model).state_dict(),
+                "model": best["model"] if best is not None else unwrap_model(model).state_dict(),
                 "config": config_to_dict(cfg),
                 "classes": folder.classes,
                 "feature_dim": ds.feature_dim,
@@ -299,10 +304,33 @@ def train_temporal(
             ds.feature_dim,
             fabric,
             timing={"train_seconds": round(train_seconds, 3), "epochs": len(history)},
+            best=best,
         )
     metrics_log.close()
     fabric.barrier()  # other ranks return only once model.pt is complete
     return TrainResult(run_dir, history, time.perf_counter() - t0, iterations, fabric.global_rank)
+
+
+def _check_selection(cfg: RunConfig) -> None:
+    """``train.select: best`` needs validation videos and a validation schedule."""
+    t = cfg.train
+    if t.select == "best" and not (t.val_fraction > 0 and t.eval_every > 0):
+        raise ConfigError(
+            "train.select=best chooses the epoch with the best validation mAP: it needs "
+            f"train.val_fraction > 0 and train.eval_every > 0 (got {t.val_fraction}, {t.eval_every})"
+        )
+
+
+def _keep_best(best: dict | None, model: torch.nn.Module, epoch: int, score: float) -> dict:
+    """The best validated weights so far (``{"model", "epoch", "val_average_mAP"}``).
+
+    A tie keeps the earlier epoch. The copy lives in memory and in the resume checkpoint, so a
+    resumed run selects exactly what an uninterrupted one does.
+    """
+    if best is not None and score <= best["val_average_mAP"]:
+        return best
+    weights = {k: v.detach().clone().cpu() for k, v in model.state_dict().items()}
+    return {"model": weights, "epoch": epoch, "val_average_mAP": float(score)}
 
 
 def _seed_other_ranks(fabric, seed: int, epoch: int) -> None:
@@ -378,8 +406,28 @@ def train_step(fabric, model, optimizer, batch, grad_clip: float | None) -> dict
     return {k: float(v.detach()) for k, v in losses.items()}
 
 
+def _selection_note(val_videos: list[str], best: dict | None) -> str:
+    """run.json's ``model_selection``: which weights ``model.pt`` holds and why."""
+    if not val_videos:
+        return "none: the final checkpoint is used"
+    if best is None:
+        return "validation videos carved from the training split; the final checkpoint is used"
+    return (
+        "validation videos carved from the training split; model.pt holds epoch "
+        f"{best['epoch']}, the best validation average mAP ({100 * best['val_average_mAP']:.2f})"
+    )
+
+
 def _write_run_json(
-    run_dir, cfg, folder: TemporalFolder, train_videos, val_videos, feature_dim, fabric, timing=None
+    run_dir,
+    cfg,
+    folder: TemporalFolder,
+    train_videos,
+    val_videos,
+    feature_dim,
+    fabric,
+    timing=None,
+    best: dict | None = None,
 ) -> None:
     if not fabric.is_global_zero:
         return
@@ -397,9 +445,7 @@ def _write_run_json(
             },
             "train_videos": train_videos,
             "validation_videos": val_videos,
-            "model_selection": "none: the final checkpoint is used"
-            if not val_videos
-            else "validation videos carved from the training split; the final checkpoint is used",
+            "model_selection": _selection_note(val_videos, best),
             "device": str(fabric.device),
             "world_size": fabric.world_size,
             "masked_snippets": {v: idx.tolist() for v, idx in folder.masked.items()},

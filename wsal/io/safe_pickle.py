@@ -15,13 +15,19 @@ import math
 import os
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from wsal.errors import FormatError
 
-__all__ = ["RestrictedUnpickler", "safe_pickle_load", "load_npy"]
+__all__ = [
+    "RestrictedUnpickler",
+    "restricted_load",
+    "safe_pickle_load",
+    "load_npy",
+    "parse_npy_header",
+]
 
 
 def _no_size_argument(kind: type) -> Any:
@@ -94,11 +100,17 @@ class RestrictedUnpickler(pickle.Unpickler):
         )
 
 
-def _restricted_loads(data: bytes, path: str | Path, encoding: str) -> Any:
+def restricted_load(fh: BinaryIO, path: str | Path, encoding: str = "latin1") -> Any:
+    """The pickle at the position of binary file ``fh``, read through
+    :class:`RestrictedUnpickler`; anything it refuses or cannot parse raises one
+    :class:`FormatError` naming ``path``. Reading from the open file (not from its bytes)
+    keeps the peak memory of a gigabyte object-array store at one copy."""
     try:
-        return RestrictedUnpickler(io.BytesIO(data), encoding=encoding).load()
+        return RestrictedUnpickler(fh, encoding=encoding).load()
     except pickle.UnpicklingError as e:
         raise FormatError(path, f"refused to unpickle: {e}") from None
+    except OSError as e:
+        raise FormatError(path, f"cannot read file ({e.strerror or e})") from None
     except (
         EOFError,
         ValueError,
@@ -110,6 +122,10 @@ def _restricted_loads(data: bytes, path: str | Path, encoding: str) -> Any:
         MemoryError,
     ) as e:
         raise FormatError(path, f"not a readable pickle ({type(e).__name__}: {e})") from None
+
+
+def _restricted_loads(data: bytes, path: str | Path, encoding: str) -> Any:
+    return restricted_load(io.BytesIO(data), path, encoding)
 
 
 def safe_pickle_load(path: str | Path, *, encoding: str = "latin1") -> Any:
@@ -128,7 +144,7 @@ def safe_pickle_load(path: str | Path, *, encoding: str = "latin1") -> Any:
     return _restricted_loads(data, p, encoding)
 
 
-def _parse_npy_header(fh: io.BufferedReader, path: Path) -> tuple[np.dtype, tuple[int, ...], bool]:
+def parse_npy_header(fh: io.BufferedReader, path: Path) -> tuple[np.dtype, tuple[int, ...], bool]:
     magic = fh.read(8)
     if len(magic) < 8 or magic[:6] != b"\x93NUMPY":
         raise FormatError(path, "not a .npy file (bad magic string)")
@@ -178,7 +194,7 @@ def load_npy(path: str | Path, *, mmap_mode: str | None = None) -> np.ndarray:
     except OSError as e:
         raise FormatError(p, f"cannot read file ({e.strerror or e})") from None
     with fh:
-        dtype, shape, fortran = _parse_npy_header(fh, p)
+        dtype, shape, fortran = parse_npy_header(fh, p)
         if not dtype.hasobject:
             _check_data_size(fh, p, dtype, shape)
             fh.close()

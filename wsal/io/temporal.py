@@ -22,17 +22,16 @@ from __future__ import annotations
 import csv
 import json
 import math
-import pickle
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
 from wsal.errors import FormatError
 from wsal.io.atomic import write_json_atomic, write_text_atomic
-from wsal.io.safe_pickle import RestrictedUnpickler, _parse_npy_header, load_npy
+from wsal.io.safe_pickle import load_npy, parse_npy_header, restricted_load
 from wsal.structures import Segments, TemporalDetections, TemporalGroundTruth
 
 __all__ = [
@@ -935,7 +934,7 @@ def _load_feature_npy(path: Path, video_names: Sequence[str] | None, mmap: bool)
     except OSError as e:
         raise FormatError(path, f"cannot read file ({e.strerror or e})") from None
     with fh:
-        dtype, shape, _ = _parse_npy_header(fh, path)
+        dtype, shape, _ = parse_npy_header(fh, path)
         if not dtype.hasobject and (len(shape) != 3 or dtype.kind != "f"):
             raise FormatError(
                 path, f"expected an object array of (T, D) arrays, got {dtype} {shape}"
@@ -943,7 +942,7 @@ def _load_feature_npy(path: Path, video_names: Sequence[str] | None, mmap: bool)
         rows = math.prod(shape) if dtype.hasobject else shape[0]
         if video_names is not None and rows != len(video_names):
             raise FormatError(path, f"{rows} feature arrays but {len(video_names)} video names")
-        arr = _unpickle_file(fh, path) if dtype.hasobject else None
+        arr = restricted_load(fh, path) if dtype.hasobject else None
     if arr is None:
         return load_npy(path, mmap_mode="r" if mmap else None)
     if not isinstance(arr, np.ndarray) or arr.dtype != object:
@@ -952,29 +951,6 @@ def _load_feature_npy(path: Path, video_names: Sequence[str] | None, mmap: bool)
     if arr.size != rows:
         raise FormatError(path, f"object array has {arr.size} rows, header says {shape}")
     return arr
-
-
-def _unpickle_file(fh: BinaryIO, path: Path) -> Any:
-    """The pickle at the position of ``fh``, read through :class:`RestrictedUnpickler` from
-    the file itself (``safe_pickle.load_npy`` reads the whole file into memory first, which
-    doubles the peak for a gigabyte feature store); errors are those of ``load_npy``."""
-    try:
-        return RestrictedUnpickler(fh, encoding="latin1").load()
-    except pickle.UnpicklingError as e:
-        raise FormatError(path, f"refused to unpickle: {e}") from None
-    except OSError as e:
-        raise FormatError(path, f"cannot read file ({e.strerror or e})") from None
-    except (
-        EOFError,
-        ValueError,
-        TypeError,
-        AttributeError,
-        IndexError,
-        KeyError,
-        OverflowError,
-        MemoryError,
-    ) as e:
-        raise FormatError(path, f"not a readable pickle ({type(e).__name__}: {e})") from None
 
 
 def _check_feature_shape(x: Any, path: Path, where: str) -> None:
