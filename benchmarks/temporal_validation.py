@@ -86,7 +86,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", required=True)
     ap.add_argument("--data", required=True)
-    ap.add_argument("--set", nargs="*", default=[], dest="overrides")
+    ap.add_argument("--set", nargs="*", default=[], dest="overrides", action="extend")
     ap.add_argument("--val-fraction", type=float, default=0.25)
     ap.add_argument("--every", type=int, default=3, help="epochs between validations")
     ap.add_argument("--preset", nargs="+", default=["dml_code"])

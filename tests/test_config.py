@@ -38,6 +38,20 @@ def test_unknown_key_lists_valid_ones():
         merge_config(_Cfg(), parse_overrides(["opt.momentum=0.9"]))
 
 
+@pytest.mark.parametrize(
+    "text, value", [("2e-4", 2e-4), ("1E3", 1000.0), ("-.5", -0.5), ("3", 3.0), ("1.0e-4", 1e-4)]
+)
+def test_floats_are_read_the_way_users_write_them(tmp_path, text, value):
+    """YAML 1.1 reads ``2e-4`` as a string; a float key still gets the number, from --set
+    and from a YAML file alike."""
+    assert merge_config(_Cfg(), parse_overrides([f"opt.lr={text}"])).opt.lr == value
+    p = tmp_path / "c.yaml"
+    p.write_text(f"opt:\n  lr: {text}\n")
+    assert load_config(_Cfg, p).opt.lr == value
+    with pytest.raises(ConfigError):
+        merge_config(_Cfg(), parse_overrides(["opt.lr=2e-4x"]))
+
+
 @pytest.mark.parametrize("bad", ["seed=1.5", "opt.name=rmsprop", "opt=3", "tiou=0.5", "seed=true"])
 def test_type_errors(bad):
     with pytest.raises(ConfigError):

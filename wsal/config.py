@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -159,6 +160,11 @@ def _coerce_sequence(value: Any, tp: Any, origin: Any, args: tuple, name: str) -
     return tuple(items) if origin is tuple else items
 
 
+#: Decimal floats as people write them (``2e-4``, ``1E3``, ``-.5``) that YAML 1.1 leaves as
+#: strings; names like ``nan`` or ``inf`` are not included.
+_YAML11_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
 def _coerce_scalar(value: Any, tp: Any, name: str) -> Any:
     if tp is bool:
         if isinstance(value, bool):
@@ -169,6 +175,8 @@ def _coerce_scalar(value: Any, tp: Any, name: str) -> Any:
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str) and _YAML11_FLOAT.fullmatch(value.strip()):
+            return float(value)  # "2e-4": YAML 1.1 reads a float without a dot as a string
     elif tp is str:
         if isinstance(value, str):
             return value
