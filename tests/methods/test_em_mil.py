@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -23,6 +24,7 @@ from wsal.methods.em_mil import (
     localization_score,
     m_step_labels,
     relative_threshold_mask,
+    video_classifier_loss,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -307,6 +309,35 @@ def test_video_classifier_is_independent_of_em_branches():
     assert all(p.grad is not None for p in model.video_classifier.parameters())
 
 
+def test_topk_video_classifier_by_hand_and_independent():
+    torch.manual_seed(0)
+    model = EMMIL(feature_dim=12, num_classes=3, video_classifier="topk").eval()
+    batch = _random_batch([9, 4], c=3)
+    out = model(batch)
+    head, parts = model.video_classifier, torch.split(batch.feats, [6, 6], dim=-1)
+    expected = []
+    for b, n in enumerate([9, 4]):
+        k = -(-n // 8)  # ceil(T / 8): 2 and 1
+        per_stream = [
+            cls(trunk(x[b : b + 1, :n]))[0].topk(k, dim=0).values.mean(0)
+            for x, trunk, cls in zip(parts, head.trunk, head.classifier, strict=True)
+        ]
+        expected.append(torch.log_softmax(0.5 * per_stream[0] + 0.5 * per_stream[1], dim=-1))
+    torch.testing.assert_close(out.extras["video_log_probs"], torch.stack(expected))
+    torch.testing.assert_close(out.video_logits, out.extras["video_log_probs"])
+    torch.testing.assert_close(out.video_scores.sum(-1), torch.ones(2))
+    model.train()
+    out = model(batch)
+    model.losses(batch, out)["total"].backward()  # no phase: every term trains
+    assert all(p.grad is not None for p in model.parameters())
+    model.zero_grad(set_to_none=True)
+    out = model(batch)
+    video_classifier_loss(out.extras["video_log_probs"], batch.video_labels, batch.mask).backward()
+    assert all(p.grad is None for p in [*model.key.parameters(), *model.cls.parameters()])
+    with pytest.raises(ConfigError, match="video_classifier"):
+        EMMIL(feature_dim=12, num_classes=2, video_classifier="other")
+
+
 def test_padding_does_not_change_scores():
     torch.manual_seed(0)
     model = EMMIL(feature_dim=12, num_classes=3).eval()
@@ -324,6 +355,79 @@ def test_padding_does_not_change_scores():
     torch.testing.assert_close(a.actionness, b.actionness[:, :t])
     torch.testing.assert_close(a.video_scores, b.video_scores)
     assert b.cas[:, t:].abs().sum() == 0 and b.actionness[:, t:].abs().sum() == 0
+
+
+def test_logit_outputs_are_fused_p_logits_and_video_log_probs():
+    torch.manual_seed(0)
+    model = EMMIL(feature_dim=12, num_classes=3, stream_weights=(3.0, 1.0)).eval()
+    batch = _random_batch([7, 4], c=3)
+    out = model(batch)
+    p_logits, m = out.extras["p_logits"], batch.mask.unsqueeze(-1)
+    torch.testing.assert_close(out.logits, (0.75 * p_logits[0] + 0.25 * p_logits[1]) * m)
+    assert out.logits[1, 4:].abs().sum() == 0
+    torch.testing.assert_close(out.video_logits, out.video_scores.log())
+    one = EMMIL(feature_dim=12, num_classes=3, stream_dims=(12,)).eval()
+    o = one(batch)  # one stream: the CAS is exactly the sigmoid of the logits
+    torch.testing.assert_close(torch.sigmoid(o.logits) * m, o.cas)
+
+
+def test_em_mil_logit_preset_by_hand():
+    from wsal.localize.temporal import PRESETS, localize_video
+    from wsal.structures import SnippetTiming
+
+    logits = np.array([[-2.0, 3.0, 4.0, -1.0, 3.0, -3.0]]).T  # min -3, max 4 -> thr 0.5
+    seg = localize_video(
+        np.zeros_like(logits),
+        timing=SnippetTiming(frames_per_snippet=16, fps=16.0),
+        config=PRESETS["em_mil_logit"],
+        logits=logits,
+        video_logits=np.array([-0.5]),
+    )
+    # runs strictly above 0.5: [1, 3) and [4, 5); the single snippet is dropped (>= 2)
+    np.testing.assert_allclose(seg.bounds, [[1.0, 3.0]])
+    np.testing.assert_allclose(seg.scores, [4.0 + 0.7 * -0.5])
+
+
+def _authors_test_runs(key: np.ndarray, cls: np.ndarray, pred: np.ndarray) -> set[tuple]:
+    """A transcription of the authors' test.py loop (proposal bounds and classes only):
+    per class with pred >= 0.15, score = 0.8 k + 0.8 c, (score - mean) / (max - min) > 0.05,
+    runs of consecutive clips closed by the first clip at or below it."""
+    runs = set()
+    for i in range(cls.shape[1]):
+        if pred[i] < 0.15:
+            continue
+        score = 0.8 * key + 0.8 * cls[:, i]
+        score = (score - score.mean()) / (score.max() - score.min())
+        start, open_ = 0, False
+        for j, a in enumerate(score):
+            if a > 0.05 and not open_:
+                open_, start = True, j
+            elif a <= 0.05 and open_:
+                runs.add((start, j, i))
+                open_ = False
+    return runs
+
+
+def test_em_mil_code_preset_matches_the_authors_test_loop():
+    from wsal.localize.temporal import PRESETS, localize_video
+    from wsal.structures import SnippetTiming
+
+    rng = np.random.default_rng(0)
+    t = 40
+    key = np.clip(np.sin(np.arange(t) / 4.0) + 0.3 * rng.random(t), 0, 1)
+    cls = rng.random((t, 3))
+    key[-3:], cls[-3:] = 0.0, 0.0  # no run reaches the end (test.py drops those)
+    pred = np.array([0.6, 0.1, 0.3])
+    seg = localize_video(
+        cls,
+        timing=SnippetTiming(frames_per_snippet=16, fps=16.0),
+        config=PRESETS["em_mil_code"],
+        actionness=key,
+        video_scores=pred,
+    )
+    ours = {(int(b[0]), int(b[1]), int(c)) for b, c in zip(seg.bounds, seg.labels, strict=True)}
+    expected = _authors_test_runs(key, cls, pred)
+    assert expected and ours == expected
 
 
 # ---- ablations and degenerate inputs --------------------------------------------------------
@@ -382,7 +486,7 @@ def test_paper_values_in_configs(registered):
     assert (thumos.train.epochs, thumos.eval.tiou, thumos.localize.preset) == (
         65,
         "thumos14",
-        "em_mil",
+        "em_mil_logit",  # wsal's localizer (chosen on validation); the paper's is "em_mil"
     )
     assert (t.gamma, t.fuse_lambda, t.switch_every, t.late_start, t.late_lr_scale) == (
         0.15,

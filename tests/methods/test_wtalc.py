@@ -216,12 +216,33 @@ def test_constructor_is_keyword_only_and_validates():
         WTALC(feature_dim=4, num_classes=2, mill_weight=1.5)
 
 
-@pytest.mark.parametrize("dataset", ["thumos14", "activitynet12", "synthetic"])
+@pytest.mark.parametrize("dataset", ["thumos14", "thumos14_paper", "activitynet12", "synthetic"])
 def test_configs_load(monkeypatch, dataset):
     monkeypatch.setitem(METHODS, "wtalc", WTALC)
     cfg = load_run_config(REPO / "configs" / "wtalc" / f"{dataset}.yaml")
     assert cfg.method == "wtalc" and isinstance(cfg.model, WTALCConfig)
     assert cfg.train.lr == 1e-4 or dataset == "synthetic"
+
+
+def test_thumos14_configs_budget_and_localizer():
+    """thumos14_paper.yaml: the release's 100k iterations and its logit-unit test procedure;
+    thumos14.yaml: the same recipe at 500 iterations with the probability-scale preset."""
+    paper = load_run_config(REPO / "configs" / "wtalc" / "thumos14_paper.yaml")
+    fast = load_run_config(REPO / "configs" / "wtalc" / "thumos14.yaml")
+    assert paper.train.epochs * paper.train.iterations_per_epoch == 100_000
+    assert fast.train.epochs * fast.train.iterations_per_epoch == 500
+    assert paper.localize.preset == "wtalc_code" and fast.localize.preset == "wtalc"
+    for cfg in (paper, fast):
+        assert (cfg.train.lr, cfg.train.weight_decay, cfg.data.max_snippets) == (1e-4, 5e-4, 750)
+        assert cfg.train.classes_per_batch * cfg.train.videos_per_class == 10
+
+
+def test_hidden_dim_none_is_the_input_width():
+    """hidden_dim=None builds the release's Linear(n_feature, n_feature) embedding."""
+    model = WTALC(feature_dim=12, num_classes=3, hidden_dim=None)
+    assert model.embed[0].weight.shape == (12, 12) and model.classifier.weight.shape == (3, 12)
+    with pytest.raises(ValueError):
+        WTALC(feature_dim=4, num_classes=2, hidden_dim=0)
 
 
 def test_paper_defaults():
@@ -241,3 +262,73 @@ def test_gradients_flow_through_casl_into_both_layers():
     casl.backward()
     assert model.embed[0].weight.grad.abs().sum() > 0
     assert model.classifier.weight.grad.abs().sum() > 0
+
+
+# ------------------------------------------------------------------------------------------
+# Raw logits and the "wtalc_code" localizer preset (the released evaluation)
+# ------------------------------------------------------------------------------------------
+
+
+def _released_wtalc_segments(p: np.ndarray, c_score: np.ndarray) -> list[tuple]:
+    """A direct transcription of the per-video part of W-TALC's released evaluation
+    (sujoyp/wtalc-pytorch, detectionMAP.getLocMAP): classes with class score <= 0 are zeroed;
+    per class, threshold max - 0.5 (max - min) strictly, runs of >= 2 snippets, score
+    max(run) + 0.7 x class score. ``c_score`` is passed in (see the test)."""
+    p = p * (c_score > 0.0)
+    out = []
+    for c in range(p.shape[1]):
+        tmp = p[:, c]
+        threshold = np.max(tmp) - (np.max(tmp) - np.min(tmp)) * 0.5
+        vid_pred = np.concatenate([np.zeros(1), (tmp > threshold).astype("float32"), np.zeros(1)])
+        diff = [vid_pred[i] - vid_pred[i - 1] for i in range(1, len(vid_pred))]
+        s = [i for i, d in enumerate(diff) if d == 1]
+        e = [i for i, d in enumerate(diff) if d == -1]
+        for j in range(len(s)):
+            if e[j] - s[j] >= 2:
+                out.append((s[j], e[j], c, np.max(tmp[s[j] : e[j]]) + 0.7 * c_score[c]))
+    return out
+
+
+@pytest.mark.parametrize("t", [9, 40, 123])
+def test_wtalc_code_preset_reproduces_the_released_evaluation(t):
+    """WTALC's ``logits`` / ``video_logits`` through preset "wtalc_code" = the released
+    detectionMAP procedure on the same logits, segment for segment. The release's class score
+    is the mean of the top floor(T/8) logits; wsal's video logit uses ceil(T/8) (training's
+    k), so the transcription is given wsal's video logit."""
+    from wsal.localize.temporal import PRESETS, localize_video
+    from wsal.structures import SnippetTiming
+
+    torch.manual_seed(t)
+    model = WTALC(feature_dim=5, num_classes=4, hidden_dim=16).eval()
+    rng = np.random.default_rng(t)
+    x = rng.normal(size=(t, 5)) + np.sin(np.arange(t) / 4.0)[:, None] * 2
+    out = model(_batch([x], [[1, 0, 0, 0]]))
+    logits = out.logits[0].detach().double().numpy()
+    video = out.video_logits[0].detach().double().numpy()
+    torch.testing.assert_close(out.logits, out.extras["logits"])
+    timing = SnippetTiming()  # 16 frames at 25 fps = 0.64 s per snippet
+    seg = localize_video(
+        np.zeros_like(logits),
+        timing=timing,
+        config=PRESETS["wtalc_code"],
+        logits=logits,
+        video_logits=video,
+    )
+    want = sorted(_released_wtalc_segments(logits, video), key=lambda r: (-r[3], r[2], r[0]))
+    got = [
+        (round(b[0] / 0.64), round(b[1] / 0.64), int(c), float(sc))
+        for b, c, sc in zip(seg.bounds, seg.labels, seg.scores)
+    ]
+    assert [g[:3] for g in got] == [w[:3] for w in want]
+    np.testing.assert_allclose([g[3] for g in got], [w[3] for w in want], rtol=1e-6)
+
+
+def test_logits_are_masked_and_video_logits_are_kmax_pooled():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(4)
+    batch = _batch([rng.normal(size=(t, 6)) for t in (12, 5)], [[1, 0], [0, 1]])
+    out = WTALC(feature_dim=6, num_classes=2, hidden_dim=8).eval()(batch)
+    assert torch.all(out.logits[1, 5:] == 0)
+    torch.testing.assert_close(out.logits[0], out.extras["logits"][0])
+    torch.testing.assert_close(out.video_logits, out.extras["video_logits"])
+    torch.testing.assert_close(out.video_scores, torch.sigmoid(out.video_logits))

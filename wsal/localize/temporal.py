@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, get_args
 from urllib.parse import quote, unquote
@@ -59,6 +59,7 @@ from wsal.structures import Segments, SnippetTiming, TemporalDetections
 __all__ = [
     "LocalizerConfig",
     "PRESETS",
+    "RELATIVE_ON_LOGITS",
     "get_preset",
     "RawScores",
     "connected_components",
@@ -195,6 +196,23 @@ class LocalizerConfig:
                 raise ConfigError(f"{name}: must be {what}, got {getattr(self, name)!r}")
 
 
+#: The relative threshold on raw logits that the W-TALC family of released evaluations uses
+#: (DML's, W-TALC's): per video and class, logits strictly above min + 0.5 (max - min), runs of
+#: >= 2 snippets, score max(logits over the run) + 0.7 x the video score in logit units, every
+#: class, no NMS. The presets below that work in logit units are this or a variant of it.
+RELATIVE_ON_LOGITS = LocalizerConfig(
+    units="logit",
+    score_source="cas",
+    thresholds=(0.5,),
+    threshold_mode="minmax_normalized",
+    threshold_inclusive=False,
+    min_length_snippets=2,
+    scoring="max",
+    video_score_weight=0.7,
+    class_filter="none",
+    nms="none",
+)
+
 #: Each method's paper post-processing. ``dataclasses.replace(PRESETS[name], ...)`` tunes one.
 PRESETS: dict[str, LocalizerConfig] = {
     # DML (Islam & Radke, WACV 2020, Sec. 3.5): y = sigmoid(s); snippets with y < 0.5 are
@@ -225,18 +243,7 @@ PRESETS: dict[str, LocalizerConfig] = {
     # localized (no class filter) and no NMS is applied. The released code additionally
     # drops predictions that overlap THUMOS14's "Ambiguous" segments; the evaluator handles
     # ambiguous ground truth instead.
-    "dml_code": LocalizerConfig(
-        units="logit",
-        score_source="cas",
-        thresholds=(0.5,),
-        threshold_mode="minmax_normalized",
-        threshold_inclusive=False,
-        min_length_snippets=2,
-        scoring="max",
-        video_score_weight=0.7,
-        class_filter="none",
-        nms="none",
-    ),
+    "dml_code": RELATIVE_ON_LOGITS,
     # EM-MIL (Luo et al., ECCV 2020, Sec. 3.5, 4.1 for THUMOS14): L_t = 0.8 Q_t + 0.2 P_tc
     # (Eq. 9), thresholded with the M-step rule of Eq. 5, L_t > mean(L) + 0.15 (max L - min L),
     # clips above it grouped into proposals. Classes come from a separate video classifier
@@ -257,6 +264,36 @@ PRESETS: dict[str, LocalizerConfig] = {
         class_threshold=0.1,
         nms="none",
     ),
+    # EM-MIL as in the authors' released test.py (airmachine/EM-MIL-WeaklyActionDetection),
+    # the procedure behind the published numbers as far as the code shows it: the score is
+    # 0.8 Q + 0.8 P (both terms weighted by lambda, not Eq. 9's lambda / 1 - lambda; the
+    # relative threshold is scale-free, so equal weights 0.5 / 0.5 are the same), kept where
+    # (L - mean) / (max - min) > 0.05, i.e. L > mean + 0.05 (max - min) (not Eq. 5's 0.15);
+    # classes whose UntrimmedNet probability is >= 0.15; no minimum length, no NMS.
+    # Deviations: the code writes the constant score 1 for every proposal (ties ranked by
+    # file order) and drops a proposal still open at the last clip; here a proposal scores
+    # the mean of L over it and runs reaching the video's end are kept.
+    "em_mil_code": LocalizerConfig(
+        cas_activation="sigmoid",
+        score_source="fused",
+        fuse_lambda=0.5,
+        thresholds=(0.05,),
+        threshold_mode="relative_minmax",
+        threshold_inclusive=False,
+        scoring="mean",
+        video_score_weight=0.0,
+        class_filter="threshold",
+        class_threshold=0.15,
+        nms="none",
+    ),
+    # EM-MIL in logit units (wsal's choice for THUMOS14, chosen on validation carve-outs of the
+    # training videos, docs/methods/em_mil.md): the stream-averaged logits of the classifier
+    # p_theta (EMMIL's ``logits``; its M-step pseudo-labels carry q_phi's assignment) are
+    # thresholded per video and class at min + 0.5 (max - min), strictly above; runs of >= 2
+    # snippets; a run scores max(logits over it) + 0.7 x the video classifier's
+    # log-probability (EMMIL's ``video_logits``); every class, no NMS. This is the relative
+    # threshold-on-logits procedure of W-TALC's and DML's released evaluations ("dml_code").
+    "em_mil_logit": RELATIVE_ON_LOGITS,
     # W-TALC (Paul et al., ECCV 2018) as in its released evaluation: the CAS logits are used
     # as they are (pass cas_is_logits=True), thresholded per video and class at
     # max - 0.5 (max - min) (strictly above), proposals of >= 2 snippets, score
@@ -276,6 +313,15 @@ PRESETS: dict[str, LocalizerConfig] = {
         class_threshold=0.5,
         nms="none",
     ),
+    # W-TALC as its authors' released evaluation runs it (sujoyp/wtalc-pytorch,
+    # detectionMAP.py), in logit units: the raw snippet logits of each class are thresholded
+    # per video at max - 0.5 (max - min), strictly above; runs of >= 2 snippets are kept and
+    # score max(logits over the run) + 0.7 x the video logit (mean of the top T/8 logits);
+    # only classes whose video logit is > 0 are localized (ours: >= 0); no NMS. The release
+    # also drops predictions overlapping THUMOS14's "Ambiguous" segments (the evaluator
+    # handles ambiguous ground truth instead) and takes the top floor(T/8) for the class
+    # score where the video logit of WTALC uses ceil(T/8), as training does.
+    "wtalc_code": replace(RELATIVE_ON_LOGITS, class_filter="threshold", class_threshold=0.0),
     # STPN / UntrimmedNets-style attention MIL (Nguyen et al., CVPR 2018): pass the T-CAS
     # (attention x class probabilities) as ``cas``. Classes with video score >= 0.1 are kept,
     # proposals are connected components of the thresholded T-CAS, scored by the mean T-CAS

@@ -20,9 +20,12 @@ Sec. 4.1). RGB and flow have separate branches, fused by weighted averaging (Sec
 
 Inference (Sec. 3.5) fuses ``L_t = lambda Q_t + (1 - lambda) P_{t,c}`` (Eq. 9) and thresholds
 it with the rule of Eq. 5; the localizer preset ``"em_mil"`` does this from the raw outputs
-(``actionness`` = fused ``Q``, ``cas`` = fused ``P``). Classes come from a separately trained
-attention-MIL video classifier (UntrimmedNet-style soft attention, Wang et al. CVPR 2017);
-here it is an independent head of the model with its own parameters and loss term, fed by
+(``actionness`` = fused ``Q``, ``cas`` = fused ``P``), ``"em_mil_code"`` follows the authors'
+released test code, and ``"em_mil_logit"`` (wsal's THUMOS14 config, chosen on validation)
+thresholds ``p_theta``'s raw ``logits`` per video instead (docs/methods/em_mil.md).
+Classes come from a separately trained video classifier: UntrimmedNet-style soft attention
+(Wang et al. CVPR 2017; the paper's THUMOS14 choice) or W-TALC's top-k MIL
+(``video_classifier="topk"``; its ActivityNet1.2 choice); here it is an independent head of the model with its own parameters and loss term, fed by
 the input features only, so no gradient reaches the EM branches. Its probabilities are the
 ``video_scores``. Like the paper's separately trained classifier it learns at a constant rate:
 its loss enters the total only in epochs whose ``lr_scale`` is 1 (frozen during the 4x phase).
@@ -45,7 +48,7 @@ from torch import nn
 
 from wsal.data.temporal import TemporalBatch
 from wsal.errors import ConfigError, WsalError
-from wsal.methods.base import TemporalMethod, TemporalOutput, masked_mean
+from wsal.methods.base import TemporalMethod, TemporalOutput, masked_mean, masked_topk_mean
 
 __all__ = [
     "EMMIL",
@@ -59,10 +62,12 @@ __all__ = [
     "init_labels",
     "relative_threshold_mask",
     "localization_score",
+    "video_classifier_loss",
 ]
 
 TrainMode = Literal["em", "joint", "attention"]
 Phase = Literal["init", "E", "M", "joint"]
+VideoClassifier = Literal["attention", "topk"]
 
 #: Training phases. ``"init"``: M step on the initialization labels (every snippet of a
 #: positive video); ``"E"``: train ``q_phi`` only; ``"M"``: train ``p_theta`` only;
@@ -98,6 +103,9 @@ class EMMILConfig:
     train_mode: TrainMode = "em"  # "em" (full), ablations "joint" / "attention" (Table 3)
     video_hidden_dim: int = 128  # trunk of the separate attention-MIL video classifier (ours)
     video_dropout: float = 0.5  # its dropout (ours; the paper gives no architecture)
+    # the separate video classifier (Sec. 3.5): "attention" = UntrimmedNet soft attention (the
+    # paper's THUMOS14 choice); "topk" = W-TALC's top-k MIL (its ActivityNet1.2 choice)
+    video_classifier: VideoClassifier = "attention"
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,12 +403,69 @@ class _AttentionMILClassifier(nn.Module):
     def loss(
         log_probs: torch.Tensor, video_labels: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
-        """Cross-entropy against ``y / ||y||_1`` ``(B, C)``; mean over labelled non-empty videos."""
-        n = video_labels.sum(dim=-1)
-        target = video_labels / n.clamp_min(1.0).unsqueeze(-1)
-        ce = -(target * log_probs).sum(dim=-1)
-        has = ((n > 0) & mask.any(dim=1)).to(ce.dtype)
-        return (ce * has).sum() / has.sum().clamp_min(1.0)
+        """See :func:`video_classifier_loss`."""
+        return video_classifier_loss(log_probs, video_labels, mask)
+
+
+class _TopkMILClassifier(nn.Module):
+    """Video-level classifier for class filtering: W-TALC's top-k MIL (Paul et al., ECCV 2018).
+
+    The paper's ActivityNet1.2 classifier (Sec. 3.5). Per stream, a temporal trunk (as in the
+    EM branches, own weights), snippet class logits ``s_{t,c} = W h_t`` and the video logits
+    ``mean of the k = ceil(T / 8) largest s_{., c}`` over the real snippets (W-TALC's k-max
+    MIL); the streams' video logits are averaged with the fusion weights and turned into
+    log-probabilities by a softmax over classes (W-TALC's MIL loss is the cross-entropy of
+    that softmax against ``y / ||y||_1``). It reads the input features only.
+    """
+
+    def __init__(
+        self,
+        *,
+        stream_dims: tuple[int, ...],
+        num_classes: int,
+        hidden_dim: int,
+        kernel_size: int,
+        dropout: float,
+    ):
+        super().__init__()
+        trunk = {"hidden_dim": hidden_dim, "kernel_size": kernel_size, "dropout": dropout}
+        self.trunk = nn.ModuleList(_TemporalTrunk(in_dim=d, **trunk) for d in stream_dims)
+        self.classifier = nn.ModuleList(nn.Linear(hidden_dim, num_classes) for _ in stream_dims)
+
+    def forward(
+        self, parts: list[torch.Tensor], mask: torch.Tensor, log_weights: torch.Tensor
+    ) -> torch.Tensor:
+        """Fused video log-probabilities ``(B, C)`` from per-stream features ``(B, T, D_s)``."""
+        k = torch.ceil(mask.sum(dim=1) / 8.0).long()  # (B,) W-TALC: k = ceil(T / 8)
+        per_stream = torch.stack(
+            [
+                masked_topk_mean(cls(trunk(x)), mask, k)
+                for x, trunk, cls in zip(parts, self.trunk, self.classifier, strict=True)
+            ]
+        )  # (S, B, C) video logits
+        logits = (log_weights.exp().view(-1, 1, 1) * per_stream).sum(dim=0)
+        return torch.log_softmax(logits, dim=-1)
+
+    @staticmethod
+    def loss(
+        log_probs: torch.Tensor, video_labels: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """See :func:`video_classifier_loss`."""
+        return video_classifier_loss(log_probs, video_labels, mask)
+
+
+def video_classifier_loss(
+    log_probs: torch.Tensor, video_labels: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy of video log-probabilities ``(B, C)`` against ``y / ||y||_1``.
+
+    Mean over labelled, non-empty videos (UntrimmedNet's and W-TALC's MIL loss).
+    """
+    n = video_labels.sum(dim=-1)
+    target = video_labels / n.clamp_min(1.0).unsqueeze(-1)
+    ce = -(target * log_probs).sum(dim=-1)
+    has = ((n > 0) & mask.any(dim=1)).to(ce.dtype)
+    return (ce * has).sum() / has.sum().clamp_min(1.0)
 
 
 def _resolve_streams(feature_dim: int, stream_dims: tuple[int, ...] | None) -> tuple[int, ...]:
@@ -447,12 +512,17 @@ class EMMIL(TemporalMethod):
         switch_every, late_start, late_switch_every, late_lr_scale: the schedule
             (:func:`em_phase`, :func:`em_lr_scale`).
         train_mode: ``"em"`` (the paper), ``"joint"`` or ``"attention"`` (ablations, Table 3).
-        video_hidden_dim, video_dropout: trunk of the independent attention-MIL video classifier.
+        video_hidden_dim, video_dropout: trunk of the independent video classifier.
+        video_classifier: ``"attention"`` (UntrimmedNet soft attention) or ``"topk"``
+            (W-TALC top-k MIL); both see the input features only.
 
     Outputs (:class:`TemporalOutput`): ``cas (B, T, C)`` fused ``P``; ``actionness (B, T)``
-    fused ``Q``; ``video_scores (B, C)`` the attention-MIL classifier's probabilities;
-    ``extras``: ``q_logits (S, B, T)``, ``p_logits (S, B, T, C)``, ``video_log_probs (B, C)``.
-    All are 0 on padding (``video_log_probs`` excepted).
+    fused ``Q``; ``video_scores (B, C)`` the video classifier's probabilities;
+    in logit units (for ``LocalizerConfig.units == "logit"``): ``logits (B, T, C)`` the
+    stream-weighted average of ``p_theta``'s logits (the classifier before its sigmoid) and
+    ``video_logits (B, C)`` the video classifier's log-probabilities (log-softmax over
+    classes); ``extras``: ``q_logits (S, B, T)``, ``p_logits (S, B, T, C)``,
+    ``video_log_probs (B, C)``. All are 0 on padding (the video-level ones excepted).
     """
 
     Config = EMMILConfig
@@ -480,6 +550,7 @@ class EMMIL(TemporalMethod):
         train_mode: TrainMode = "em",
         video_hidden_dim: int = 128,
         video_dropout: float = 0.5,
+        video_classifier: VideoClassifier = "attention",
     ):
         super().__init__()
         _check_args(
@@ -497,7 +568,12 @@ class EMMIL(TemporalMethod):
         self.cls = nn.ModuleList(
             _SnippetBranch(in_dim=d, out_dim=num_classes, **branch) for d in self.stream_dims
         )
-        self.video_classifier = _AttentionMILClassifier(
+        if video_classifier not in ("attention", "topk"):
+            raise ConfigError(
+                f"em_mil: video_classifier must be attention or topk, got {video_classifier!r}"
+            )
+        head = _AttentionMILClassifier if video_classifier == "attention" else _TopkMILClassifier
+        self.video_classifier = head(
             stream_dims=self.stream_dims,
             num_classes=num_classes,
             hidden_dim=video_hidden_dim,
@@ -580,6 +656,8 @@ class EMMIL(TemporalMethod):
             cas=p,
             video_scores=video_log_probs.exp(),
             actionness=q,
+            logits=self._fuse(p_logits) * m.unsqueeze(-1),
+            video_logits=video_log_probs,
             extras={"q_logits": q_logits, "p_logits": p_logits, "video_log_probs": video_log_probs},
         )
 
@@ -609,9 +687,7 @@ class EMMIL(TemporalMethod):
             terms, active = self._attention_terms(batch, out, phase)
         else:
             terms, active = self._pseudo_label_terms(batch, out, phase)
-        video = _AttentionMILClassifier.loss(
-            out.extras["video_log_probs"], batch.video_labels, batch.mask
-        )
+        video = video_classifier_loss(out.extras["video_log_probs"], batch.video_labels, batch.mask)
         if self._video_classifier_trains():
             active.add("video_cls")
         terms["video_cls"] = video

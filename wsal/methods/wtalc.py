@@ -23,11 +23,12 @@ Losses (paper Sec. 3.2-3.4), all in snippet indices, ``T`` = real length of a vi
   averaged over the pairs of each class, then over the classes that have a pair.
 * **Total**: ``lambda * MILL + (1 - lambda) * CASL`` with ``lambda = 0.5``.
 
-Raw scores returned (see ``docs/methods/wtalc.md``): ``cas = sigmoid(A)`` (0 on padding) and
-``video_scores = sigmoid(k-max pooled logits)``. Sigmoid keeps the CAS order of every
-class and makes the video-score test ``>= 0.5`` of the ``"wtalc"`` localizer preset equal to
-the released evaluation's "pooled logit > 0" class filter. Training uses the softmax over
-classes, exactly as the paper.
+Raw scores returned (see ``docs/methods/wtalc.md``): ``cas = sigmoid(A)`` (0 on padding),
+``video_scores = sigmoid(k-max pooled logits)``, and in logit units ``logits = A`` (0 on
+padding) and ``video_logits`` = the k-max pooled logits. The ``"wtalc_code"`` localizer
+preset works on the logits, as the authors' released evaluation (``detectionMAP.py``)
+does; the ``"wtalc"`` preset applies the same rule to the probabilities. Training uses the
+softmax over classes, exactly as the paper.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ class WTALCConfig:
     Paul et al., ECCV 2018, Sec. 3 and 4 ("Implementation details").
     """
 
-    hidden_dim: int = 2048  # width of the FC + ReLU + dropout embedding (paper: 2048)
+    # width of the FC + ReLU + dropout embedding (paper: 2048); None = the input width D, as
+    # the authors' code builds it (Linear(n_feature, n_feature): 2048 for 2048-D I3D)
+    hidden_dim: int | None = 2048
     dropout: float = 0.7  # dropout after the embedding (paper: 0.7)
     k_divisor: int = 8  # s in k = ceil(T / s) of the k-max MIL loss (paper: 8)
     casl_margin: float = 0.5  # delta of the CASL ranking hinge (paper: 0.5)
@@ -189,8 +192,10 @@ class WTALC(TemporalMethod):
         hidden_dim, dropout, k_divisor, casl_margin, mill_weight: see :class:`WTALCConfig`.
 
     ``forward`` returns ``cas (B, T, C)`` = sigmoid of the snippet logits (0 on padding),
-    ``video_scores (B, C)`` = sigmoid of the k-max pooled logits, no actionness, and extras
-    ``logits (B, T, C)``, ``video_logits (B, C)``, ``embedding (B, T, H)``.
+    ``video_scores (B, C)`` = sigmoid of the k-max pooled logits, no actionness,
+    ``logits (B, T, C)`` = the snippet logits ``A`` (0 on padding), ``video_logits (B, C)`` =
+    the k-max pooled logits, and extras ``logits (B, T, C)`` (unmasked, for the losses),
+    ``video_logits (B, C)``, ``embedding (B, T, H)``.
     """
 
     Config = WTALCConfig
@@ -201,7 +206,7 @@ class WTALC(TemporalMethod):
         *,
         feature_dim: int,
         num_classes: int,
-        hidden_dim: int = 2048,
+        hidden_dim: int | None = 2048,
         dropout: float = 0.7,
         k_divisor: int = 8,
         casl_margin: float = 0.5,
@@ -212,6 +217,10 @@ class WTALC(TemporalMethod):
             raise ValueError(f"k_divisor must be >= 1, got {k_divisor}")
         if not 0.0 <= mill_weight <= 1.0:
             raise ValueError(f"mill_weight must be in [0, 1], got {mill_weight}")
+        if hidden_dim is None:
+            hidden_dim = feature_dim
+        if hidden_dim < 1:
+            raise ValueError(f"hidden_dim must be >= 1 or None, got {hidden_dim}")
         self.embed = nn.Sequential(
             nn.Linear(feature_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout)
         )
@@ -230,6 +239,8 @@ class WTALC(TemporalMethod):
         return TemporalOutput(
             cas=torch.sigmoid(logits) * mask,
             video_scores=torch.sigmoid(video_logits),
+            logits=logits * mask,
+            video_logits=video_logits,
             extras={"logits": logits, "video_logits": video_logits, "embedding": embedding},
         )
 
