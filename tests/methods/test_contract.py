@@ -52,6 +52,9 @@ def test_shapes_and_finite_losses(name):
     )
     if out.actionness is not None:
         assert out.actionness.shape == (4, 30)
+    if out.logits is not None:  # logit-unit raw scores (presets with units="logit")
+        assert out.logits.shape == (4, 30, C) and out.video_logits.shape == (4, C)
+        assert torch.all(out.logits[~batch.mask] == 0) and torch.isfinite(out.video_logits).all()
     losses = model.losses(batch, out)
     assert "total" in losses and all(torch.isfinite(v) for v in losses.values())
 

@@ -173,7 +173,9 @@ class AttentionMIL(TemporalMethod):
     ``forward`` returns ``cas (B, T, C)`` = T-CAS ``a_t * sigmoid(s_t)`` (0 on padding),
     ``video_scores (B, C)`` = sigmoid of the pooled video logits, ``actionness (B, T)`` = the
     attention (0 on padding; with ``pool="scores"`` the relative attention
-    :func:`relative_attention`, which also replaces ``a`` in the T-CAS), and extras
+    :func:`relative_attention`, which also replaces ``a`` in the T-CAS), in logit units the
+    snippet logits ``s_t`` (0 on padding) and the video logits (for presets with
+    ``units="logit"``), and extras
     ``snippet_logits (B, T, C)``, ``video_logits (B, C)``, ``attention (B, T)`` (the raw
     sigmoid attention, which the sparsity loss uses).
     """
@@ -217,6 +219,8 @@ class AttentionMIL(TemporalMethod):
             cas=tcas,
             video_scores=torch.sigmoid(video_logits),
             actionness=actionness,
+            logits=snippet_logits * mask.unsqueeze(-1),
+            video_logits=video_logits,
             extras={
                 "snippet_logits": snippet_logits,
                 "video_logits": video_logits,
