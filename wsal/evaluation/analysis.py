@@ -206,9 +206,12 @@ def match_temporal(
 ) -> TemporalMatches:
     """Rank and match predictions as the ActivityNet evaluator does, keeping matched indices.
 
-    The matching equals :func:`wsal.evaluation.temporal.temporal_map`'s (highest-tIoU
-    unmatched ground truth, later segment on exact ties); it is run step by step over the
-    rank inside each (class, video) group, vectorized over groups and thresholds.
+    The matching is :func:`wsal.evaluation.temporal.temporal_map`'s (highest-tIoU unmatched
+    ground truth) except on exact ties: here tied scores keep input order and equal tIoUs
+    go to the later segment, while ``temporal_map`` follows the official evaluator's unstable
+    ``argsort`` there (bit-identical mAP). Error analyses are unaffected in practice; the
+    two tie rules are to become one. It is run step by step over the rank inside each
+    (class, video) group, vectorized over groups and thresholds.
 
     Args:
         gt: ground truth (all its videos are evaluated).

@@ -213,6 +213,21 @@ RELATIVE_ON_LOGITS = LocalizerConfig(
     nms="none",
 )
 
+#: EM-MIL's Sec. 3.5 / 4.1 rule (preset "em_mil", commented there); "em_mil_code" varies it.
+EM_MIL_PAPER = LocalizerConfig(
+    cas_activation="sigmoid",
+    score_source="fused",
+    fuse_lambda=0.8,
+    thresholds=(0.15,),
+    threshold_mode="relative_minmax",
+    threshold_inclusive=False,
+    scoring="mean",
+    video_score_weight=0.0,
+    class_filter="threshold",
+    class_threshold=0.1,
+    nms="none",
+)
+
 #: Each method's paper post-processing. ``dataclasses.replace(PRESETS[name], ...)`` tunes one.
 PRESETS: dict[str, LocalizerConfig] = {
     # DML (Islam & Radke, WACV 2020, Sec. 3.5): y = sigmoid(s); snippets with y < 0.5 are
@@ -251,19 +266,7 @@ PRESETS: dict[str, LocalizerConfig] = {
     # silent on the class rule, the proposal score and NMS; we keep classes with video score
     # >= 0.1, score a proposal by the mean of L over it and apply no NMS (one threshold
     # gives disjoint proposals per class). ActivityNet1.2 uses lambda 0.3 and gamma 0.
-    "em_mil": LocalizerConfig(
-        cas_activation="sigmoid",
-        score_source="fused",
-        fuse_lambda=0.8,
-        thresholds=(0.15,),
-        threshold_mode="relative_minmax",
-        threshold_inclusive=False,
-        scoring="mean",
-        video_score_weight=0.0,
-        class_filter="threshold",
-        class_threshold=0.1,
-        nms="none",
-    ),
+    "em_mil": EM_MIL_PAPER,
     # EM-MIL as in the authors' released test.py (airmachine/EM-MIL-WeaklyActionDetection),
     # the procedure behind the published numbers as far as the code shows it: the score is
     # 0.8 Q + 0.8 P (both terms weighted by lambda, not Eq. 9's lambda / 1 - lambda; the
@@ -273,19 +276,7 @@ PRESETS: dict[str, LocalizerConfig] = {
     # Deviations: the code writes the constant score 1 for every proposal (ties ranked by
     # file order) and drops a proposal still open at the last clip; here a proposal scores
     # the mean of L over it and runs reaching the video's end are kept.
-    "em_mil_code": LocalizerConfig(
-        cas_activation="sigmoid",
-        score_source="fused",
-        fuse_lambda=0.5,
-        thresholds=(0.05,),
-        threshold_mode="relative_minmax",
-        threshold_inclusive=False,
-        scoring="mean",
-        video_score_weight=0.0,
-        class_filter="threshold",
-        class_threshold=0.15,
-        nms="none",
-    ),
+    "em_mil_code": replace(EM_MIL_PAPER, fuse_lambda=0.5, thresholds=(0.05,), class_threshold=0.15),
     # EM-MIL in logit units (wsal's choice for THUMOS14, chosen on validation carve-outs of the
     # training videos, docs/methods/em_mil.md): the stream-averaged logits of the classifier
     # p_theta (EMMIL's ``logits``; its M-step pseudo-labels carry q_phi's assignment) are
