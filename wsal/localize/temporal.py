@@ -291,18 +291,12 @@ PRESETS: dict[str, LocalizerConfig] = {
     # max(CAS over the proposal) + 0.7 * video score, classes whose video score (mean of the
     # top T/8 logits) is > 0, i.e. probability > 0.5. Deviations: our video score is a
     # probability (their 0.7 weight multiplied the logit) and the class test is >= 0.5.
-    "wtalc": LocalizerConfig(
+    "wtalc": replace(
+        RELATIVE_ON_LOGITS,
+        units="probability",
         cas_activation="none",
-        score_source="cas",
-        thresholds=(0.5,),
-        threshold_mode="minmax_normalized",
-        threshold_inclusive=False,
-        min_length_snippets=2,
-        scoring="max",
-        video_score_weight=0.7,
         class_filter="threshold",
         class_threshold=0.5,
-        nms="none",
     ),
     # W-TALC as its authors' released evaluation runs it (sujoyp/wtalc-pytorch,
     # detectionMAP.py), in logit units: the raw snippet logits of each class are thresholded
