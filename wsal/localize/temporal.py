@@ -848,32 +848,27 @@ class RawScores:
         if self.cas.ndim != 2:
             raise ValueError(f"RawScores.cas: expected shape (T, C), got {self.cas.shape}")
         t, c = self.cas.shape
-        if self.actionness is not None:
-            self.actionness = _float_array(self.actionness).reshape(-1)
-            if self.actionness.shape[0] != t:
-                raise ValueError(
-                    f"RawScores.actionness: expected {t} values, got {self.actionness.shape[0]}"
-                )
-        if self.video_scores is not None:
-            self.video_scores = _float_array(self.video_scores).reshape(-1)
-            if self.video_scores.shape[0] != c:
-                raise ValueError(
-                    f"RawScores.video_scores: expected {c} values, got {self.video_scores.shape[0]}"
-                )
-        if self.logits is not None:
-            self.logits = _float_array(self.logits)
-            if self.logits.shape != (t, c):
-                raise ValueError(
-                    f"RawScores.logits: expected shape {(t, c)}, got {self.logits.shape}"
-                )
-        if self.video_logits is not None:
-            self.video_logits = _float_array(self.video_logits).reshape(-1)
-            if self.video_logits.shape[0] != c:
-                raise ValueError(
-                    f"RawScores.video_logits: expected {c} values, got {self.video_logits.shape[0]}"
-                )
+        self.actionness = _optional_scores("actionness", self.actionness, (t,))
+        self.video_scores = _optional_scores("video_scores", self.video_scores, (c,))
+        self.logits = _optional_scores("logits", self.logits, (t, c))
+        self.video_logits = _optional_scores("video_logits", self.video_logits, (c,))
         self.duration = _clean_duration(self.duration)
         self.cas_is_logits = bool(self.cas_is_logits)
+
+
+def _optional_scores(
+    name: str, value: np.ndarray | None, shape: tuple[int, ...]
+) -> np.ndarray | None:
+    """A float array of ``shape`` (1-D ones may come in any shape of that size), or None."""
+    if value is None:
+        return None
+    arr = _float_array(value)
+    arr = arr.reshape(-1) if len(shape) == 1 else arr
+    if arr.shape != shape:
+        what = f"{shape[0]} values" if len(shape) == 1 else f"shape {shape}"
+        got = arr.shape[0] if len(shape) == 1 else arr.shape
+        raise ValueError(f"RawScores.{name}: expected {what}, got {got}")
+    return arr
 
 
 def _float_array(a: np.ndarray) -> np.ndarray:
